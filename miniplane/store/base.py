@@ -10,7 +10,7 @@ plus the few fields list filters and indexes need. Kubernetes semantics above pl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -100,20 +100,19 @@ class Store(Protocol):
         """Replace an existing object; ``expect_rv`` (if given) must equal the stored one, else Conflict."""
         ...
 
-    async def delete(
-        self, resource: str, namespace: str, name: str, expect_rv: int | None = None
-    ) -> StoredObject:
+    async def delete(self, resource: str, namespace: str, name: str, expect_rv: int | None = None) -> StoredObject:
         """Remove an object; returns its last state stamped with the deletion's resourceVersion."""
         ...
 
     def watch(
         self, resource: str, query: Query = Query(), since_rv: int | None = None
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Changes after ``since_rv`` (None: from now on), filtered by ``query``.
 
         Raises Gone (on first iteration) when ``since_rv`` is older than the history window, and
         WatchOverflow when the watcher falls too far behind. An object that stops matching the
         query arrives as DELETED, one that starts matching as ADDED (Kubernetes' filtered watch).
+        An async generator: ``aclose()``, or cancelling the task reading it, ends the watch.
         """
         ...
 

@@ -7,7 +7,7 @@
     ├── Gone            watch from a resourceVersion older than the history window
     └── WatchOverflow   a watcher fell too far behind and was dropped
 
-The API layer (``miniplane.api.status``) is the only place that turns them into Kubernetes ``Status`` bodies.
+``miniplane.objects.errors`` is the only place that turns them into Kubernetes ``Status`` bodies.
 """
 
 from __future__ import annotations

@@ -1,0 +1,38 @@
+# miniplane developer targets. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: help install venv test check up bench bench-api clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+venv: $(BIN)/activate
+
+install: venv ## install miniplane and everything the tests need into .venv
+	$(PY) -m pip install --quiet -e '.[test]'
+
+test: install ## run the whole test suite (unit, integration, end to end)
+	$(PY) -m pytest -q
+
+check: install ## lint (ruff) and type-check (mypy)
+	$(BIN)/ruff check miniplane agent tests bench
+	$(BIN)/ruff format --check miniplane agent tests bench
+	$(BIN)/mypy miniplane agent
+
+up: install ## a local cluster with the seed example applied
+	$(BIN)/miniplane up --agents 3 --apply configs/log-collector-daemonset.yaml
+
+bench: bench-api ## every benchmark
+
+bench-api: install ## API throughput: creates/s, gets/s, list of 10,000 pods, watch fan-out
+	$(PY) -m bench.api
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,226 @@
+"""Handlers for resource paths: get, list, watch, create, update, patch, delete, deletecollection,
+and the pod subresources ``binding`` and ``eviction``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from miniplane.api import protobuf, watch
+from miniplane.api.paths import Target
+from miniplane.api.queries import ListOptions, encode_continue, list_options, write_options
+from miniplane.api.responses import json_bytes, json_response, list_body, table_body, wants_table
+from miniplane.objects import errors
+from miniplane.objects.bodies import load_json
+from miniplane.objects.service import PATCH_TYPES, ObjectService
+from miniplane.resources.registry import BY_KEY
+from miniplane.store.base import StoredObject
+from miniplane.timeutil import rfc3339, utcnow
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+_ALL_NAMESPACES = None
+
+
+class ResourceHandlers:
+    """Dispatches a resolved ``Target`` by HTTP method."""
+
+    def __init__(self, service: ObjectService) -> None:
+        self.service = service
+
+    async def handle(self, request: web.Request, target: Target) -> web.StreamResponse:
+        method = request.method
+        if target.subresource in ("log", "exec", "attach"):
+            raise errors.APIError(
+                503,
+                "ServiceUnavailable",
+                f"pods/{target.subresource} needs a node agent, which is not connected",
+            )
+        if target.namespace is not None and target.info.namespaced and method in ("POST", "PUT", "PATCH"):
+            await self.service.ensure_namespace(target.namespace)
+        if target.is_collection:
+            if method == "GET":
+                return await self._list(request, target)
+            if method == "POST":
+                return await self._create(request, target)
+            if method == "DELETE":
+                return await self._delete_collection(request, target)
+        else:
+            if method == "GET" and not target.subresource or target.subresource == "status" and method == "GET":
+                return await self._get(request, target)
+            if method == "PUT":
+                return await self._update(request, target)
+            if method == "PATCH":
+                return await self._patch(request, target)
+            if method == "DELETE" and not target.subresource:
+                return await self._delete(request, target)
+            if method == "POST" and target.subresource == "binding":
+                return await self._bind(request, target)
+            if method == "POST" and target.subresource == "eviction":
+                return await self._evict(request, target)
+        raise errors.method_not_allowed()
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    async def _get(self, request: web.Request, target: Target) -> web.StreamResponse:
+        obj = await self.service.get(target.info, target.namespace or "", target.name)
+        if wants_table(request):
+            return json_bytes(table_body(target.info, [obj.decode()], obj.rv, _include(request)))
+        return json_bytes(obj.raw)
+
+    async def _list(self, request: web.Request, target: Target) -> web.StreamResponse:
+        opts = list_options(target.info, target.namespace, request.query)
+        if opts.watch:
+            return await watch.serve(request, self.service.store, target.info, opts)
+        if opts.send_initial_events is not None:
+            raise errors.APIError(422, "Invalid", "sendInitialEvents is forbidden for list requests")
+        items, rv = await self.service.list_objects(target.info, opts.query)
+        items, cont, remaining = _page(items, opts)
+        if wants_table(request):
+            return json_bytes(table_body(target.info, [i.decode() for i in items], rv, opts.include_object, cont))
+        return json_bytes(list_body(target.info, items, rv, cont, remaining))
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    async def _create(self, request: web.Request, target: Target) -> web.StreamResponse:
+        body = await _read_object(request)
+        opts = write_options(request.query, request.headers.get("User-Agent", ""))
+        result = await self.service.create(target.info, target.namespace or "", body, opts)
+        return json_bytes(result.raw, 201, result.warnings)
+
+    async def _update(self, request: web.Request, target: Target) -> web.StreamResponse:
+        body = await _read_object(request)
+        opts = write_options(request.query, request.headers.get("User-Agent", ""))
+        result = await self.service.update(
+            target.info, target.namespace or "", target.name, body, opts, target.subresource
+        )
+        return json_bytes(result.raw, 200, result.warnings)
+
+    async def _patch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type not in PATCH_TYPES:
+            raise errors.unsupported_media_type(content_type, PATCH_TYPES)
+        opts = write_options(request.query, request.headers.get("User-Agent", ""))
+        body = await request.read()
+        result = await self.service.patch(
+            target.info, target.namespace or "", target.name, content_type, body, opts, target.subresource
+        )
+        return json_bytes(result.raw, 201 if result.created else 200, result.warnings)
+
+    async def _delete(self, request: web.Request, target: Target) -> web.StreamResponse:
+        options = await _read_delete_options(request)
+        dry_run = request.query.get("dryRun") == "All" or "All" in (options.get("dryRun") or [])
+        if "gracePeriodSeconds" in request.query:
+            options["gracePeriodSeconds"] = _int_param(request.query["gracePeriodSeconds"])
+        if "propagationPolicy" in request.query:
+            options["propagationPolicy"] = request.query["propagationPolicy"]
+        raw, _ = await self.service.delete(target.info, target.namespace or "", target.name, options, dry_run)
+        return json_bytes(raw)
+
+    async def _delete_collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        opts = list_options(target.info, target.namespace, request.query)
+        options = await _read_delete_options(request)
+        items, _ = await self.service.list_objects(target.info, opts.query)
+        deleted: list[StoredObject] = []
+        for item in items:
+            try:
+                await self.service.delete(target.info, item.namespace, item.name, options)
+            except errors.APIError as err:
+                if err.code != 404:
+                    raise
+            deleted.append(item)
+        return json_bytes(list_body(target.info, deleted, self.service.store.current_rv))
+
+    async def _bind(self, request: web.Request, target: Target) -> web.StreamResponse:
+        body = await _read_object(request)
+        node = (body.get("target") or {}).get("name") if isinstance(body.get("target"), dict) else None
+        if not node:
+            raise errors.invalid(
+                target.info,
+                target.name,
+                [{"reason": "FieldValueRequired", "field": "target.name", "message": "Required value"}],
+            )
+        await bind_pod(self.service, target.namespace or "", target.name, node)
+        return json_response(
+            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201
+        )
+
+    async def _evict(self, request: web.Request, target: Target) -> web.StreamResponse:
+        body = await _read_object(request)
+        options = body.get("deleteOptions") or {}
+        if not isinstance(options, dict):
+            raise errors.bad_request("deleteOptions must be an object")
+        await self.service.delete(target.info, target.namespace or "", target.name, options)
+        return json_response(
+            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201
+        )
+
+
+async def bind_pod(service: ObjectService, namespace: str, name: str, node: str) -> None:
+    """Set ``spec.nodeName`` once (409 if already bound) and mark the pod scheduled."""
+    pods = BY_KEY["pods"]
+    stored = await service.get(pods, namespace, name)
+    pod = stored.decode()
+    bound = pod.get("spec", {}).get("nodeName")
+    if bound:
+        raise errors.conflict(pods, name, f'pod {name} is already assigned to node "{bound}"')
+    if pod["metadata"].get("deletionTimestamp"):
+        raise errors.conflict(pods, name, f"pod {name} is being deleted, cannot be assigned to a host")
+    pod["spec"]["nodeName"] = node
+    status = pod.setdefault("status", {})
+    conditions = [c for c in status.get("conditions", []) if c.get("type") != "PodScheduled"]
+    conditions.insert(
+        0,
+        {
+            "type": "PodScheduled",
+            "status": "True",
+            "lastProbeTime": None,
+            "lastTransitionTime": rfc3339(utcnow()),
+        },
+    )
+    status["conditions"] = conditions
+    pod["metadata"]["resourceVersion"] = str(stored.rv)
+    await service.store.update(pods.key, pod, expect_rv=stored.rv)
+
+
+def _page(items: list[StoredObject], opts: ListOptions) -> tuple[list[StoredObject], str, int]:
+    if opts.continue_after is not None:
+        items = [i for i in items if (i.namespace, i.name) > opts.continue_after]
+    if opts.limit and len(items) > opts.limit:
+        last = items[opts.limit - 1]
+        return items[: opts.limit], encode_continue(last.namespace, last.name), len(items) - opts.limit
+    return items, "", 0
+
+
+def _include(request: web.Request) -> str:
+    return request.query.get("includeObject", "Metadata") or "Metadata"
+
+
+def _int_param(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(f"invalid integer {value!r}") from None
+
+
+async def _read_object(request: web.Request) -> dict[str, Any]:
+    """The request body as an object: JSON, or kubectl's protobuf Namespace/DeleteOptions."""
+    body = await request.read()
+    if request.headers.get("Content-Type", "").startswith(PROTOBUF):
+        try:
+            return protobuf.decode(body)
+        except ValueError as err:
+            raise errors.unsupported_media_type(PROTOBUF, ["application/json", "application/yaml"]) from err
+    obj = load_json(body) if body.strip() else None
+    if not isinstance(obj, dict):
+        raise errors.bad_request("the request body must be a JSON object")
+    return obj
+
+
+async def _read_delete_options(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    body = await request.read()
+    if not body.strip():
+        return {}
+    return await _read_object(request)

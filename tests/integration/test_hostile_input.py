@@ -1,0 +1,165 @@
+"""Bad input gets a Status error with a 4xx code, and the server keeps serving."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.cluster import Server, start_server
+
+DS_PATH = "/apis/apps/v1/namespaces/default/daemonsets"
+
+
+def _request(
+    server: Server, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+) -> tuple[int, dict]:
+    req = urllib.request.Request(server.url + path, data=body, method=method, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+CASES = [
+    ("malformed JSON", "POST", DS_PATH, b'{"kind": "DaemonSet", ', "application/json", 400, "BadRequest"),
+    ("JSON array body", "POST", DS_PATH, b"[1,2]", "application/json", 400, "BadRequest"),
+    (
+        "wrong kind",
+        "POST",
+        DS_PATH,
+        b'{"apiVersion":"apps/v1","kind":"Pod","metadata":{"name":"x"}}',
+        "application/json",
+        400,
+        "BadRequest",
+    ),
+    (
+        "wrong apiVersion",
+        "POST",
+        DS_PATH,
+        b'{"apiVersion":"apps/v2","kind":"DaemonSet","metadata":{"name":"x"}}',
+        "application/json",
+        400,
+        "BadRequest",
+    ),
+    (
+        "body over 3 MiB",
+        "POST",
+        DS_PATH,
+        b'{"a":"' + b"x" * (3 * 1024 * 1024 + 10) + b'"}',
+        "application/json",
+        413,
+        "RequestEntityTooLarge",
+    ),
+    ("deep nesting", "POST", DS_PATH, _nested(5000), "application/json", 400, "BadRequest"),
+    (
+        "malformed YAML apply",
+        "PATCH",
+        DS_PATH + "/y?fieldManager=t",
+        b"a: [1, 2\n  b: {",
+        "application/apply-patch+yaml",
+        400,
+        "BadRequest",
+    ),
+    (
+        "YAML alias bomb",
+        "PATCH",
+        DS_PATH + "/y?fieldManager=t",
+        b"a: &a [1]\nb: [*a, *a]\n",
+        "application/apply-patch+yaml",
+        400,
+        "BadRequest",
+    ),
+    (
+        "unknown resource",
+        "GET",
+        "/apis/apps/v1/namespaces/default/widgets",
+        None,
+        "application/json",
+        404,
+        "NotFound",
+    ),
+    ("unknown group", "GET", "/apis/nope.io/v1/things", None, "application/json", 404, "NotFound"),
+    ("unknown verb", "PUT", DS_PATH, b"{}", "application/json", 405, "MethodNotAllowed"),
+    ("unsupported patch type", "PATCH", DS_PATH + "/x", b"{}", "text/plain", 415, "UnsupportedMediaType"),
+    (
+        "bad label selector",
+        "GET",
+        "/api/v1/pods?labelSelector=a%20in%20(",
+        None,
+        "application/json",
+        400,
+        "BadRequest",
+    ),
+    (
+        "unsupported field label",
+        "GET",
+        "/api/v1/pods?fieldSelector=spec.bogus%3Dx",
+        None,
+        "application/json",
+        400,
+        "BadRequest",
+    ),
+    ("bad limit", "GET", "/api/v1/pods?limit=abc", None, "application/json", 400, "BadRequest"),
+    (
+        "protobuf of another kind",
+        "POST",
+        "/api/v1/namespaces",
+        b"k8s\x00\x0a\x0a\x0a\x02v1\x12\x04Node",
+        "application/vnd.kubernetes.protobuf",
+        415,
+        "UnsupportedMediaType",
+    ),
+    (
+        "stale resourceVersion",
+        "PUT",
+        "/api/v1/namespaces/default",
+        b'{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default","resourceVersion":"2"}}',
+        "application/json",
+        409,
+        "Conflict",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "code", "reason"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_bad_request_gets_status(
+    server: Server, method: str, path: str, body: bytes | None, content_type: str, code: int, reason: str
+) -> None:
+    status, reply = _request(server, method, path, body, content_type)
+    assert status == code, reply
+    assert reply["kind"] == "Status" and reply["status"] == "Failure"
+    assert reply["reason"] == reason and reply["code"] == code
+    healthy = urllib.request.urlopen(server.url + "/api/v1/namespaces/default", timeout=5)
+    assert healthy.status == 200
+
+
+def test_watch_from_too_old_rv_gets_in_stream_410(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "srv", "--watch-history", "3")
+    try:
+        for i in range(6):
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"ns{i}"}}
+            assert _request(server, "POST", "/api/v1/namespaces", json.dumps(body).encode())[0] == 201
+        url = server.url + "/api/v1/namespaces?watch=true&resourceVersion=1&timeoutSeconds=2"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.status == 200
+            events = [json.loads(line) for line in resp.read().splitlines() if line]
+        assert len(events) == 1 and events[0]["type"] == "ERROR"
+        assert events[0]["object"]["code"] == 410 and events[0]["object"]["reason"] == "Expired"
+        assert events[0]["object"]["message"].startswith("too old resource version: 1 (")
+        _, listing = _request(server, "GET", "/api/v1/namespaces")
+        assert len(listing["items"]) == 10
+    finally:
+        server.stop()
