@@ -10,16 +10,11 @@ This is the only module that shapes ``Status`` objects; kubectl builds its messa
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
+from miniplane.resources.causes import Cause
 from miniplane.resources.registry import ResourceInfo
 from miniplane.store import errors as store_errors
-
-
-class Cause(TypedDict):
-    reason: str
-    field: str
-    message: str
 
 
 class APIError(Exception):

@@ -46,9 +46,7 @@ def immutable(path: str, value: Any) -> Cause:
 
 def not_supported(path: str, value: Any, supported: Sequence[str]) -> Cause:
     detail = "supported values: " + ", ".join(go_quote(s) for s in supported) if supported else ""
-    return _cause(
-        "FieldValueNotSupported", path, _with_detail(f"Unsupported value: {go_value(value)}", detail)
-    )
+    return _cause("FieldValueNotSupported", path, _with_detail(f"Unsupported value: {go_value(value)}", detail))
 
 
 def forbidden(path: str, detail: str) -> Cause:

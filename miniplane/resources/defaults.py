@@ -29,8 +29,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from miniplane.resources.podvalidation import VOLUME_SOURCES
 from miniplane.resources.quantity import Quantity
+from miniplane.resources.volumevalidation import VOLUME_SOURCES
 
 Obj = dict[str, Any]
 

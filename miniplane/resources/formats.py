@@ -26,8 +26,7 @@ _DNS_SUBDOMAIN_MSG = (
     "and must start and end with an alphanumeric character"
 )
 _LABEL_KEY_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
 )
 _LABEL_VALUE_MSG = (
     "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
@@ -122,9 +121,7 @@ def qualified_name(value: str) -> list[str]:
     elif _size(name) > 63:
         errs.append("name part " + max_len_error(63))
     if not _matches(_LABEL_KEY_FMT, name):
-        errs.append(
-            "name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
-        )
+        errs.append("name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc"))
     return errs
 
 
@@ -171,9 +168,7 @@ def env_var_name(value: str) -> list[str]:
     """The relaxed rule (GA in 1.34): printable ASCII other than ``=``."""
     errs = ["environment variable name must be non-empty"] if not value else []
     if any(not (" " <= ch <= "~") or ch == "=" for ch in value):
-        errs.append(
-            "a valid environment variable name must consist only of printable ASCII characters other than '='"
-        )
+        errs.append("a valid environment variable name must consist only of printable ASCII characters other than '='")
     return errs
 
 

@@ -73,9 +73,7 @@ def _selector_requirement(expr: Mapping[str, Any], path: str) -> list[Cause]:
     elif operator in ("Exists", "DoesNotExist"):
         if values:
             causes.append(
-                forbidden(
-                    f"{path}.values", "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
-                )
+                forbidden(f"{path}.values", "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
             )
     else:
         causes.append(invalid(f"{path}.operator", operator or "", "not a valid selector operator"))
@@ -85,9 +83,7 @@ def _selector_requirement(expr: Mapping[str, Any], path: str) -> list[Cause]:
     return causes
 
 
-def object_meta(
-    meta: Mapping[str, Any], *, namespaced: bool, name_check: NameCheck, core: bool = True
-) -> list[Cause]:
+def object_meta(meta: Mapping[str, Any], *, namespaced: bool, name_check: NameCheck, core: bool = True) -> list[Cause]:
     """``ValidateObjectMeta`` on create; ``core`` adds the core group's finalizer-name rule."""
     causes: list[Cause] = []
     generate_name, name, namespace = (
@@ -96,9 +92,7 @@ def object_meta(
         text(meta.get("namespace")),
     )
     if generate_name:
-        causes += [
-            invalid("metadata.generateName", generate_name, m) for m in name_check(generate_name, True)
-        ]
+        causes += [invalid("metadata.generateName", generate_name, m) for m in name_check(generate_name, True)]
     if not name:
         causes.append(required("metadata.name", "name or generateName is required"))
     else:
@@ -106,9 +100,7 @@ def object_meta(
     if namespaced and not namespace:
         causes.append(required("metadata.namespace"))
     elif namespaced:
-        causes += [
-            invalid("metadata.namespace", namespace, m) for m in formats.name_is_dns_label(namespace, False)
-        ]
+        causes += [invalid("metadata.namespace", namespace, m) for m in formats.name_is_dns_label(namespace, False)]
     elif namespace:
         causes.append(forbidden("metadata.namespace", "not allowed on this type"))
     causes += non_negative("metadata.generation", meta.get("generation"))
@@ -116,9 +108,7 @@ def object_meta(
     return causes
 
 
-def object_meta_update(
-    meta: Mapping[str, Any], old_meta: Mapping[str, Any], core: bool = True
-) -> list[Cause]:
+def object_meta_update(meta: Mapping[str, Any], old_meta: Mapping[str, Any], core: bool = True) -> list[Cause]:
     """``ValidateObjectMetaUpdate``: name, namespace and uid never change; the rest revalidated."""
     causes: list[Cause] = []
     for key in ("name", "namespace", "uid"):

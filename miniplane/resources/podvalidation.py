@@ -4,12 +4,12 @@ Covered: containers and init containers (names, image, ports, env, volume mounts
 termination-message policies, resources, probes, lifecycle hooks, host-port clashes), volumes, the
 pod-level enums, node selector and node affinity, tolerations, and the pod update rule (only images,
 activeDeadlineSeconds, added tolerations and a negative grace period may change). Placement checks
-(tolerations, taints, affinity) live in ``schedvalidation``.
+(tolerations, taints, affinity) live in ``schedvalidation``, volumes in ``volumevalidation``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,6 @@ from miniplane.resources.causes import (
     invalid,
     mapping,
     non_negative,
-    not_found,
     not_supported,
     required,
     seq,
@@ -32,6 +31,13 @@ from miniplane.resources.causes import (
 from miniplane.resources.metavalidation import annotation_map, label_map, semantic
 from miniplane.resources.quantity import Quantity
 from miniplane.resources.schedvalidation import affinity, tolerations
+from miniplane.resources.volumevalidation import (
+    ENV_FIELD_PATHS,
+    field_ref,
+    resource_field_ref,
+    volume_mounts,
+    volumes,
+)
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
@@ -40,47 +46,6 @@ TERMINATION_MESSAGE_POLICIES = ("File", "FallbackToLogsOnError")
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 PREEMPTION_POLICIES = ("PreemptLowerPriority", "Never")
 HTTP_SCHEMES = ("HTTP", "HTTPS")
-HOST_PATH_TYPES = (
-    "",
-    "BlockDevice",
-    "CharDevice",
-    "Directory",
-    "DirectoryOrCreate",
-    "File",
-    "FileOrCreate",
-    "Socket",
-)
-# Every v1 VolumeSource member, in the order upstream checks them.
-VOLUME_SOURCES = (
-    "emptyDir", "hostPath", "gitRepo", "gcePersistentDisk", "awsElasticBlockStore", "secret", "nfs",
-    "iscsi", "glusterfs", "flocker", "persistentVolumeClaim", "rbd", "cinder", "cephfs", "quobyte",
-    "downwardAPI", "fc", "flexVolume", "configMap", "azureFile", "vsphereVolume", "photonPersistentDisk",
-    "portworxVolume", "azureDisk", "storageos", "projected", "scaleIO", "csi", "ephemeral", "image",
-)  # fmt: skip
-_SOURCE_ERROR_NAMES = {
-    "cephfs": "cephFS",
-    "downwardAPI": "downwarAPI",
-}  # upstream's spellings in that message
-_ENV_FIELD_PATHS = (
-    "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName",
-    "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs",
-)  # fmt: skip
-_VOLUME_FIELD_PATHS = (
-    "metadata.annotations",
-    "metadata.labels",
-    "metadata.name",
-    "metadata.namespace",
-    "metadata.uid",
-)
-_CONVERTIBLE_FIELD_PATHS = frozenset(
-    (*_ENV_FIELD_PATHS, "metadata.annotations", "metadata.labels", "spec.restartPolicy", "spec.schedulerName",
-     "status.phase", "spec.host")
-)  # fmt: skip
-_RESOURCE_FIELDS = tuple(
-    sorted(
-        f"{kind}.{res}" for kind in ("limits", "requests") for res in ("cpu", "memory", "ephemeral-storage")
-    )
-)
 _STANDARD_CONTAINER_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})
 _INTEGER_RESOURCES = frozenset(
     {"pods", "quotas", "services", "replicationcontrollers", "resourcequotas", "secrets",
@@ -92,7 +57,6 @@ _STANDARD_RESOURCES = (
     | {"storage", "requests.storage"}
     | {f"{kind}.{res}" for kind in ("limits", "requests") for res in _STANDARD_CONTAINER_RESOURCES}
 )
-_FILE_MODE_ERROR = "must be a number between 0 and 0777 (octal), both inclusive"
 _NOT_SIDECAR = "may not be set for init containers without restartPolicy=Always"
 _UPDATABLE_POD_FIELDS = (
     "`spec.containers[*].image`",
@@ -121,9 +85,7 @@ def pod_template(template: Mapping[str, Any], path: str) -> list[Cause]:
     causes += annotation_map(meta.get("annotations"), f"{path}.annotations")
     causes += pod_spec(spec, f"{path}.spec", is_pod=False)
     if seq(spec.get("ephemeralContainers")):
-        causes.append(
-            forbidden(f"{path}.spec.ephemeralContainers", "ephemeral containers not allowed in pod template")
-        )
+        causes.append(forbidden(f"{path}.spec.ephemeralContainers", "ephemeral containers not allowed in pod template"))
     return causes
 
 
@@ -133,8 +95,8 @@ def pod_spec(spec: Mapping[str, Any], path: str, *, is_pod: bool) -> list[Cause]
     grace = spec.get("terminationGracePeriodSeconds")
     if grace is None:
         causes.append(required(f"{path}.terminationGracePeriodSeconds"))
-    volumes, volume_causes = _volumes(seq(spec.get("volumes")), f"{path}.volumes")
-    pod = _Pod(volumes, grace if isinstance(grace, int) else None, is_pod)
+    volume_names, volume_causes = volumes(seq(spec.get("volumes")), f"{path}.volumes")
+    pod = _Pod(volume_names, grace if isinstance(grace, int) else None, is_pod)
     containers = [mapping(c) for c in seq(spec.get("containers"))]
     causes += volume_causes
     causes += _containers(containers, pod, f"{path}.containers")
@@ -146,14 +108,10 @@ def pod_spec(spec: Mapping[str, Any], path: str, *, is_pod: bool) -> list[Cause]
     causes += affinity(mapping(spec.get("affinity")), f"{path}.affinity")
     for key in ("serviceAccountName", "nodeName"):
         name = text(spec.get(key))
-        causes += [
-            invalid(f"{path}.{key}", name, m) for m in formats.name_is_dns_subdomain(name, False) if name
-        ]
+        causes += [invalid(f"{path}.{key}", name, m) for m in formats.name_is_dns_subdomain(name, False) if name]
     deadline = spec.get("activeDeadlineSeconds")
     if deadline is not None and not 1 <= integer(deadline) <= _MAX_INT32:
-        causes.append(
-            invalid(f"{path}.activeDeadlineSeconds", deadline, formats.inclusive_range_error(1, _MAX_INT32))
-        )
+        causes.append(invalid(f"{path}.activeDeadlineSeconds", deadline, formats.inclusive_range_error(1, _MAX_INT32)))
     for key in ("hostname", "subdomain"):
         name = text(spec.get(key))
         causes += [invalid(f"{path}.{key}", name, m) for m in formats.dns_label(name) if name]
@@ -175,17 +133,13 @@ def pod_spec_update(spec: Mapping[str, Any], old_spec: Mapping[str, Any]) -> lis
     new_tolerations, old_tolerations = seq(spec.get("tolerations")), seq(old_spec.get("tolerations"))
     if not _only_added(new_tolerations, old_tolerations):
         causes.append(
-            forbidden(
-                "spec.tolerations", "existing toleration can not be modified except its tolerationSeconds"
-            )
+            forbidden("spec.tolerations", "existing toleration can not be modified except its tolerationSeconds")
         )
     munged = dict(spec)
     for key in ("containers", "initContainers"):
         new, old = seq(spec.get(key)), seq(old_spec.get(key))
         if len(new) == len(old):
-            munged[key] = [
-                {**mapping(n), "image": mapping(o).get("image")} for n, o in zip(new, old, strict=True)
-            ]
+            munged[key] = [{**mapping(n), "image": mapping(o).get("image")} for n, o in zip(new, old, strict=True)]
     for key in ("activeDeadlineSeconds", "tolerations"):
         munged[key] = old_spec.get(key)
     old_grace = old_spec.get("terminationGracePeriodSeconds")
@@ -193,9 +147,7 @@ def pod_spec_update(spec: Mapping[str, Any], old_spec: Mapping[str, Any]) -> lis
         munged["terminationGracePeriodSeconds"] = old_grace
     if semantic(munged) != semantic(old_spec):
         causes.append(
-            forbidden(
-                "spec", "pod updates may not change fields other than " + ",".join(_UPDATABLE_POD_FIELDS)
-            )
+            forbidden("spec", "pod updates may not change fields other than " + ",".join(_UPDATABLE_POD_FIELDS))
         )
     return causes
 
@@ -270,9 +222,7 @@ def _container_common(ctr: Mapping[str, Any], pod: _Pod, path: str) -> list[Caus
     causes += _ports([mapping(p) for p in seq(ctr.get("ports"))], f"{path}.ports")
     causes += _env([mapping(e) for e in seq(ctr.get("env"))], f"{path}.env")
     causes += _env_from([mapping(e) for e in seq(ctr.get("envFrom"))], f"{path}.envFrom")
-    causes += _volume_mounts(
-        [mapping(m) for m in seq(ctr.get("volumeMounts"))], pod.volumes, f"{path}.volumeMounts"
-    )
+    causes += volume_mounts([mapping(m) for m in seq(ctr.get("volumeMounts"))], pod.volumes, f"{path}.volumeMounts")
     causes += _one_of(ctr.get("imagePullPolicy"), f"{path}.imagePullPolicy", PULL_POLICIES)
     causes += _resources(mapping(ctr.get("resources")), f"{path}.resources")
     return causes
@@ -361,15 +311,13 @@ def _env_value_from(var: Mapping[str, Any], path: str) -> list[Cause]:
         return []
     source = mapping(var.get("valueFrom"))
     causes: list[Cause] = []
-    present = [
-        key for key in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef") if source.get(key)
-    ]
+    present = [key for key in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef") if source.get(key)]
     for key in present:
         ref, p = mapping(source[key]), f"{path}.{key}"
         if key == "fieldRef":
-            causes += _field_ref(ref, p, _ENV_FIELD_PATHS)
+            causes += field_ref(ref, p, ENV_FIELD_PATHS)
         elif key == "resourceFieldRef":
-            causes += _resource_field_ref(ref, p, volume=False)
+            causes += resource_field_ref(ref, p, volume=False)
         else:
             causes += _key_ref(ref, p)
     if not present:
@@ -380,49 +328,6 @@ def _env_value_from(var: Mapping[str, Any], path: str) -> list[Cause]:
     elif len(present) > 1:
         causes.append(invalid(path, "", "may not have more than one field specified at a time"))
     return causes
-
-
-def _field_ref(ref: Mapping[str, Any], path: str, supported: tuple[str, ...]) -> list[Cause]:
-    """``ObjectFieldSelector``: the downward API field paths an env var or volume file may read."""
-    api_version, field_path = text(ref.get("apiVersion")), text(ref.get("fieldPath"))
-    if not api_version:
-        return [required(f"{path}.apiVersion")]
-    if not field_path:
-        return [required(f"{path}.fieldPath")]
-    base, subscript = _split_subscript(field_path)
-    problem = ""
-    if api_version != "v1":
-        problem = f"unsupported pod version: {api_version}"
-    elif subscript is not None and base not in ("metadata.annotations", "metadata.labels"):
-        problem = f"field label does not support subscript: {field_path}"
-    elif subscript is None and field_path not in _CONVERTIBLE_FIELD_PATHS:
-        problem = f"field label not supported: {field_path}"
-    if problem:
-        return [invalid(f"{path}.fieldPath", field_path, f"error converting fieldPath: {problem}")]
-    if subscript is not None:
-        key = subscript.lower() if base == "metadata.annotations" else subscript
-        return [invalid(path, key, m) for m in formats.qualified_name(key)]
-    internal = "spec.nodeName" if field_path == "spec.host" else field_path
-    return [] if internal in supported else [not_supported(f"{path}.fieldPath", internal, supported)]
-
-
-def _split_subscript(field_path: str) -> tuple[str, str | None]:
-    """``metadata.labels['app']`` -> (``metadata.labels``, ``app``)."""
-    if not field_path.endswith("']"):
-        return field_path, None
-    base, sep, key = field_path[:-2].partition("['")
-    return (base, key) if sep and base else (field_path, None)
-
-
-def _resource_field_ref(ref: Mapping[str, Any], path: str, *, volume: bool) -> list[Cause]:
-    resource = text(ref.get("resource"))
-    if volume and not text(ref.get("containerName")):
-        return [required(f"{path}.containerName")]
-    if not resource:
-        return [required(f"{path}.resource")]
-    if resource in _RESOURCE_FIELDS or resource.startswith(("limits.hugepages-", "requests.hugepages-")):
-        return []
-    return [not_supported(f"{path}.resource", resource, _RESOURCE_FIELDS)]
 
 
 def _key_ref(ref: Mapping[str, Any], path: str) -> list[Cause]:
@@ -446,199 +351,11 @@ def _env_from(sources: list[Mapping[str, Any]], path: str) -> list[Cause]:
             name = text(mapping(source[key]).get("name"))
             if not name:
                 causes.append(required(f"{p}.{key}.name"))
-            causes += [
-                invalid(f"{p}.{key}.name", name, m) for m in formats.name_is_dns_subdomain(name, True) if name
-            ]
+            causes += [invalid(f"{p}.{key}.name", name, m) for m in formats.name_is_dns_subdomain(name, True) if name]
         if not present:
             causes.append(invalid(path, "", "must specify one of: `configMapRef` or `secretRef`"))
         elif len(present) > 1:
             causes.append(invalid(path, "", "may not have more than one field specified at a time"))
-    return causes
-
-
-# ---- volumes --------------------------------------------------------------------------------
-
-
-def _volumes(volumes: list[Any], path: str) -> tuple[frozenset[str], list[Cause]]:
-    """The names of the valid volumes (mounts may only refer to those) and the problems found."""
-    causes: list[Cause] = []
-    valid: set[str] = set()
-    names: set[str] = set()
-    for i, volume in enumerate(mapping(v) for v in volumes):
-        p = f"{path}[{i}]"
-        name = text(volume.get("name"))
-        problems = _volume_source(volume, p)
-        if not name:
-            problems.append(required(f"{p}.name"))
-        problems += [invalid(f"{p}.name", name, m) for m in formats.dns_label(name) if name]
-        if name in names:
-            problems.append(duplicate(f"{p}.name", name))
-        names.add(name)
-        if problems:
-            causes += problems
-        else:
-            valid.add(name)
-    return frozenset(valid), causes
-
-
-def _volume_source(volume: Mapping[str, Any], path: str) -> list[Cause]:
-    causes: list[Cause] = []
-    found = False
-    for key in VOLUME_SOURCES:
-        if volume.get(key) is None:
-            continue
-        if found:
-            causes.append(
-                forbidden(
-                    f"{path}.{_SOURCE_ERROR_NAMES.get(key, key)}", "may not specify more than 1 volume type"
-                )
-            )
-            continue
-        found = True
-        check = _SOURCE_CHECKS.get(key)
-        if check is not None:
-            causes += check(mapping(volume[key]), f"{path}.{key}")
-    if not found:
-        causes.append(required(path, "must specify a volume type"))
-    return causes
-
-
-def _empty_dir(source: Mapping[str, Any], path: str) -> list[Cause]:
-    limit = source.get("sizeLimit")
-    if limit is None:
-        return []
-    try:
-        negative = Quantity.parse(limit).value < 0
-    except ValueError as err:
-        return [invalid(f"{path}.sizeLimit", limit, str(err))]
-    return (
-        [forbidden(f"{path}.sizeLimit", "SizeLimit field must be a valid resource quantity")]
-        if negative
-        else []
-    )
-
-
-def _host_path(source: Mapping[str, Any], path: str) -> list[Cause]:
-    host_path = text(source.get("path"))
-    if not host_path:
-        return [required(f"{path}.path")]
-    causes = _no_backsteps(host_path, f"{path}.path")
-    kind = source.get("type")
-    if kind is not None and kind not in HOST_PATH_TYPES:
-        causes.append(not_supported(f"{path}.type", kind, HOST_PATH_TYPES))
-    return causes
-
-
-def _named_source(name_key: str) -> Callable[[Mapping[str, Any], str], list[Cause]]:
-    """Secret and configMap volumes: a name, a file mode, and items mapping keys to paths."""
-
-    def check(source: Mapping[str, Any], path: str) -> list[Cause]:
-        causes = [] if text(source.get(name_key)) else [required(f"{path}.{name_key}")]
-        causes += _file_mode(source.get("defaultMode"), f"{path}.defaultMode")
-        for i, item in enumerate(mapping(x) for x in seq(source.get("items"))):
-            causes += _key_to_path(item, f"{path}.items[{i}]")
-        return causes
-
-    return check
-
-
-def _key_to_path(item: Mapping[str, Any], path: str) -> list[Cause]:
-    key, target = text(item.get("key")), text(item.get("path"))
-    causes = [] if key else [required(f"{path}.key")]
-    if not target:
-        causes.append(required(f"{path}.path"))
-    causes += _local_non_reserved_path(target, f"{path}.path")
-    return causes + _file_mode(item.get("mode"), f"{path}.mode")
-
-
-def _downward_api(source: Mapping[str, Any], path: str) -> list[Cause]:
-    causes = _file_mode(source.get("defaultMode"), f"{path}.defaultMode")
-    for item in (mapping(x) for x in seq(source.get("items"))):  # upstream reports items on the source path
-        target = text(item.get("path"))
-        if not target:
-            causes.append(required(f"{path}.path"))
-        causes += _local_non_reserved_path(target, f"{path}.path")
-        if item.get("fieldRef") is not None:
-            causes += _field_ref(mapping(item["fieldRef"]), f"{path}.fieldRef", _VOLUME_FIELD_PATHS)
-        elif item.get("resourceFieldRef") is not None:
-            causes += _resource_field_ref(
-                mapping(item["resourceFieldRef"]), f"{path}.resourceFieldRef", volume=True
-            )
-        else:
-            causes.append(required(path, "one of fieldRef and resourceFieldRef is required"))
-        causes += _file_mode(item.get("mode"), f"{path}.mode")
-    return causes
-
-
-def _projected(source: Mapping[str, Any], path: str) -> list[Cause]:
-    return _file_mode(source.get("defaultMode"), f"{path}.defaultMode")
-
-
-def _claim(source: Mapping[str, Any], path: str) -> list[Cause]:
-    return [] if text(source.get("claimName")) else [required(f"{path}.claimName")]
-
-
-_SOURCE_CHECKS: dict[str, Callable[[Mapping[str, Any], str], list[Cause]]] = {
-    "emptyDir": _empty_dir,
-    "hostPath": _host_path,
-    "secret": _named_source("secretName"),
-    "configMap": _named_source("name"),
-    "downwardAPI": _downward_api,
-    "projected": _projected,
-    "persistentVolumeClaim": _claim,
-}
-
-
-def _file_mode(mode: Any, path: str) -> list[Cause]:
-    return (
-        [invalid(path, mode, _FILE_MODE_ERROR)]
-        if mode is not None and not 0 <= integer(mode) <= 0o777
-        else []
-    )
-
-
-def _no_backsteps(target: str, path: str) -> list[Cause]:
-    return [invalid(path, target, "must not contain '..'")] if ".." in target.split("/") else []
-
-
-def _local_descending_path(target: str, path: str) -> list[Cause]:
-    causes = [invalid(path, target, "must be a relative path")] if target.startswith("/") else []
-    return causes + _no_backsteps(target, path)
-
-
-def _local_non_reserved_path(target: str, path: str) -> list[Cause]:
-    causes = _local_descending_path(target, path)
-    if target.startswith("..") and not target.startswith("../"):
-        causes.append(invalid(path, target, "must not start with '..'"))
-    return causes
-
-
-def _volume_mounts(mounts: list[Mapping[str, Any]], volumes: frozenset[str], path: str) -> list[Cause]:
-    causes: list[Cause] = []
-    mount_paths: set[str] = set()
-    for i, mount in enumerate(mounts):
-        p = f"{path}[{i}]"
-        name, mount_path = text(mount.get("name")), text(mount.get("mountPath"))
-        if not name:
-            causes.append(required(f"{p}.name"))
-        if name not in volumes:
-            causes.append(not_found(f"{p}.name", name))
-        if not mount_path:
-            causes.append(required(f"{p}.mountPath"))
-        if mount_path in mount_paths:
-            causes.append(invalid(f"{p}.mountPath", mount_path, "must be unique"))
-        mount_paths.add(mount_path)
-        sub_path, sub_path_expr = text(mount.get("subPath")), text(mount.get("subPathExpr"))
-        if sub_path:
-            causes += _local_descending_path(sub_path, f"{path}.subPath")  # upstream omits the index
-        if sub_path_expr:
-            if sub_path:
-                causes.append(
-                    invalid(
-                        f"{p}.subPathExpr", sub_path_expr, "subPathExpr and subPath are mutually exclusive"
-                    )
-                )
-            causes += _local_descending_path(sub_path_expr, f"{path}.subPathExpr")
     return causes
 
 
@@ -662,14 +379,10 @@ def _resources(resources: Mapping[str, Any], path: str) -> list[Cause]:
         limit = limits.get(name)
         if name not in limits:
             if not _overcommit_allowed(name):
-                causes.append(
-                    required(f"{path}.limits", "Limit must be set for non overcommitable resources")
-                )
+                causes.append(required(f"{path}.limits", "Limit must be set for non overcommitable resources"))
         elif request is not None and limit is not None:
             if request != limit and not _overcommit_allowed(name):
-                causes.append(
-                    invalid(f"{path}.requests", str(request), f"must be equal to {name} limit of {limit}")
-                )
+                causes.append(invalid(f"{path}.requests", str(request), f"must be equal to {name} limit of {limit}"))
             elif request > limit:
                 detail = f"must be less than or equal to {name} limit of {limit}"
                 causes.append(invalid(f"{path}.requests", str(request), detail))
@@ -710,11 +423,7 @@ def _native(name: str) -> bool:
 
 
 def _extended(name: str) -> bool:
-    return (
-        not _native(name)
-        and not name.startswith("requests.")
-        and not formats.qualified_name("requests." + name)
-    )
+    return not _native(name) and not name.startswith("requests.") and not formats.qualified_name("requests." + name)
 
 
 def _overcommit_allowed(name: str) -> bool:
@@ -746,9 +455,7 @@ def _probes(ctr: Mapping[str, Any], pod: _Pod, path: str) -> list[Cause]:
         if grace is not None and integer(grace) <= 0:
             causes.append(invalid(f"{p}.terminationGracePeriodSeconds", grace, "must be greater than 0"))
         if key == "readinessProbe" and grace is not None:
-            causes.append(
-                invalid(f"{p}.terminationGracePeriodSeconds", grace, "must not be set for readinessProbes")
-            )
+            causes.append(invalid(f"{p}.terminationGracePeriodSeconds", grace, "must not be set for readinessProbes"))
         success = probe.get("successThreshold", 0)
         if key != "readinessProbe" and success != 1:
             causes.append(invalid(f"{p}.successThreshold", success, "must be 1"))

@@ -35,23 +35,17 @@ def tolerations(values: list[Any], path: str) -> list[Cause]:
         if key:
             causes += label_name(key, f"{p}.key")
         if not key and operator != "Exists":
-            detail = (
-                'operator must be Exists when `key` is empty, which means "match all values and all keys"'
-            )
+            detail = 'operator must be Exists when `key` is empty, which means "match all values and all keys"'
             causes.append(invalid(f"{p}.operator", operator, detail))
         if toleration.get("tolerationSeconds") is not None and effect != "NoExecute":
-            causes.append(
-                invalid(f"{p}.effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set")
-            )
+            causes.append(invalid(f"{p}.effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
         if operator in ("Equal", ""):
             problems = formats.label_value(value)
             if problems:
                 causes.append(invalid(f"{p}.operator", value, ";".join(problems)))
         elif operator == "Exists":
             if value:
-                causes.append(
-                    invalid(f"{p}.operator", value, "value must be empty when `operator` is 'Exists'")
-                )
+                causes.append(invalid(f"{p}.operator", value, "value must be empty when `operator` is 'Exists'"))
         else:
             causes.append(not_supported(f"{p}.operator", operator, TOLERATION_OPERATORS))
         if effect:
@@ -93,9 +87,7 @@ def affinity(values: Mapping[str, Any], path: str) -> list[Cause]:
             causes.append(required(p, "must have at least one node selector term"))
         for i, term in enumerate(terms):
             causes += _selector_term(mapping(term), f"{p}[{i}]", check_values=True)
-    for i, preferred in enumerate(
-        mapping(t) for t in seq(node.get("preferredDuringSchedulingIgnoredDuringExecution"))
-    ):
+    for i, preferred in enumerate(mapping(t) for t in seq(node.get("preferredDuringSchedulingIgnoredDuringExecution"))):
         p = f"{path}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
         if not 1 <= integer(preferred.get("weight")) <= 100:
             causes.append(invalid(f"{p}.weight", preferred.get("weight", 0), "must be in the range 1-100"))
@@ -157,8 +149,5 @@ def _field_requirement(expr: Mapping[str, Any], path: str) -> list[Cause]:
     if key != "metadata.name":
         return causes + [invalid(f"{path}.key", key, "not a valid field selector key")]
     for i, value in enumerate(values):
-        causes += [
-            invalid(f"{path}.values[{i}]", value, m)
-            for m in formats.name_is_dns_subdomain(text(value), False)
-        ]
+        causes += [invalid(f"{path}.values[{i}]", value, m) for m in formats.name_is_dns_subdomain(text(value), False)]
     return causes

@@ -97,9 +97,7 @@ def _daemonset(obj: Object, old: Object | None) -> list[Cause]:
     if old is not None:
         selector, old_selector = spec.get("selector"), mapping(old.get("spec")).get("selector")
         if semantic(selector) != semantic(old_selector):
-            causes.append(
-                immutable("spec.selector", None if selector is None else go_label_selector(selector))
-            )
+            causes.append(immutable("spec.selector", None if selector is None else go_label_selector(selector)))
     return causes
 
 
@@ -115,12 +113,8 @@ def _daemonset_spec(spec: Object) -> list[Cause]:
     if not _selects(selector, template_labels):
         detail = "`selector` does not match template `labels`"
         causes.append(invalid("spec.template.metadata.labels", go_string_map(template_labels), detail))
-    if selector is not None and not (
-        mapping(selector).get("matchLabels") or mapping(selector).get("matchExpressions")
-    ):
-        causes.append(
-            invalid("spec.selector", go_label_selector(selector), "empty selector is invalid for daemonset")
-        )
+    if selector is not None and not (mapping(selector).get("matchLabels") or mapping(selector).get("matchExpressions")):
+        causes.append(invalid("spec.selector", go_label_selector(selector), "empty selector is invalid for daemonset"))
     causes += pod_template(template, "spec.template")
     template_spec = mapping(template.get("spec"))
     restart_policy = template_spec.get("restartPolicy")
@@ -164,17 +158,13 @@ def _update_strategy(strategy: Object, path: str) -> list[Cause]:
 def _rolling_update(rolling: Object, path: str) -> list[Cause]:
     """Each of maxUnavailable and maxSurge an int or percent (at most 100%); exactly one non-zero."""
     unavailable, surge = rolling.get("maxUnavailable"), rolling.get("maxSurge")
-    causes = _int_or_percent(unavailable, f"{path}.maxUnavailable") + _int_or_percent(
-        surge, f"{path}.maxSurge"
-    )
+    causes = _int_or_percent(unavailable, f"{path}.maxUnavailable") + _int_or_percent(surge, f"{path}.maxSurge")
     for value, key in ((unavailable, "maxUnavailable"), (surge, "maxSurge")):
         if isinstance(value, str) and not formats.percent(value) and int(value[:-1]) > 100:
             causes.append(invalid(f"{path}.{key}", GoText(value), "must not be greater than 100%"))
     has_unavailable, has_surge = _int_or_percent_value(unavailable) != 0, _int_or_percent_value(surge) != 0
     if has_unavailable and has_surge:
-        causes.append(
-            invalid(f"{path}.maxSurge", GoText(str(surge)), "may not be set when maxUnavailable is non-zero")
-        )
+        causes.append(invalid(f"{path}.maxSurge", GoText(str(surge)), "may not be set when maxUnavailable is non-zero"))
     elif not has_unavailable and not has_surge:
         causes.append(required(f"{path}.maxUnavailable", "cannot be 0 when maxSurge is 0"))
     return causes
@@ -239,9 +229,7 @@ def _node(obj: Object, old: Object | None) -> list[Cause]:
             causes += resource_quantity(name, raw, f"status.{key}.{name}")
     old_provider = text(mapping((old or {}).get("spec")).get("providerID"))
     if old_provider and old_provider != text(spec.get("providerID")):
-        causes.append(
-            forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid')
-        )
+        causes.append(forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid'))
     return causes
 
 
