@@ -9,6 +9,7 @@ from aiohttp import web
 
 from miniplane import __version__
 from miniplane.api import discovery, paths
+from miniplane.api.node_proxy import HTTPConnector
 from miniplane.api.resources import ResourceHandlers
 from miniplane.api.responses import json_bytes, json_response
 from miniplane.objects import errors
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 3 * 1024 * 1024
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 SERVICE: web.AppKey[ObjectService] = web.AppKey("service", ObjectService)
+CONNECTOR: web.AppKey[HTTPConnector] = web.AppKey("connector", HTTPConnector)
 
 VERSION = {
     "major": "1",
@@ -109,7 +111,7 @@ async def _serve(request: web.Request, group: str, version: str, rest: list[str]
     target = paths.parse(group, version, rest)
     if target is None:
         raise errors.unknown_path()
-    return await ResourceHandlers(request.app[SERVICE]).handle(request, target)
+    return await ResourceHandlers(request.app[SERVICE], request.app[CONNECTOR]).handle(request, target)
 
 
 async def openapi_v3(request: web.Request) -> web.StreamResponse:
@@ -130,11 +132,12 @@ async def healthy(request: web.Request) -> web.StreamResponse:
     return web.Response(text="ok")
 
 
-def create_app(store: Store) -> web.Application:
-    """The API server application over ``store``."""
+def create_app(store: Store, connector: HTTPConnector | None = None) -> web.Application:
+    """The API server application over ``store``; ``connector`` reaches node agents (logs, exec)."""
     app = web.Application(middlewares=[status_errors], client_max_size=MAX_BODY)
     app[STORE] = store
     app[SERVICE] = ObjectService(store)
+    app[CONNECTOR] = connector or HTTPConnector("")
     app.router.add_get("/api", api_root)
     app.router.add_get("/apis", apis_root)
     app.router.add_route("*", "/api/{tail:.*}", core_api)

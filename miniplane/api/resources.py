@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from miniplane.api import protobuf, watch
+from miniplane.api import node_proxy, protobuf, watch
+from miniplane.api.node_proxy import HTTPConnector
 from miniplane.api.paths import Target
 from miniplane.api.queries import ListOptions, encode_continue, list_options, write_options
 from miniplane.api.responses import json_bytes, json_response, list_body, table_body, wants_table
@@ -25,17 +26,17 @@ _ALL_NAMESPACES = None
 class ResourceHandlers:
     """Dispatches a resolved ``Target`` by HTTP method."""
 
-    def __init__(self, service: ObjectService) -> None:
+    def __init__(self, service: ObjectService, connector: HTTPConnector) -> None:
         self.service = service
+        self.connector = connector
 
     async def handle(self, request: web.Request, target: Target) -> web.StreamResponse:
         method = request.method
-        if target.subresource in ("log", "exec", "attach"):
-            raise errors.APIError(
-                503,
-                "ServiceUnavailable",
-                f"pods/{target.subresource} needs a node agent, which is not connected",
-            )
+        namespace = target.namespace or ""
+        if target.subresource == "log" and method == "GET":
+            return await node_proxy.serve_log(request, self.service, self.connector, namespace, target.name)
+        if target.subresource == "exec" and method in ("GET", "POST"):
+            return await node_proxy.serve_exec(request, self.service, self.connector, namespace, target.name)
         if target.namespace is not None and target.info.namespaced and method in ("POST", "PUT", "PATCH"):
             await self.service.ensure_namespace(target.namespace)
         if target.is_collection:
