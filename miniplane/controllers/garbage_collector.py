@@ -21,7 +21,7 @@ from typing import Any
 
 from miniplane.objects.errors import APIError
 from miniplane.objects.service import ObjectService
-from miniplane.resources.registry import BY_KEY, RESOURCES
+from miniplane.resources.registry import BY_KEY, BY_KIND, RESOURCES
 from miniplane.store import errors as store_errors
 from miniplane.store.base import Query, StoredObject
 
@@ -143,12 +143,47 @@ class GarbageCollector:
     # ---- actions -----------------------------------------------------------------------------
 
     async def _collect_orphaned(self, key: Key) -> None:
-        """Delete a dependent whose owners are all gone."""
+        """Delete a dependent whose owners are all gone (confirmed by reading them from the store).
+
+        The index is fed by one watch per resource, so an owner's ADDED may arrive after its
+        dependent's: only a live read of each owner decides that it is gone.
+        """
         refs = self.owners.get(key)
         if not refs or any(uid in self.uids for uid in refs):
             return
+        try:
+            data = (await self.store.get(*key)).decode()
+        except store_errors.NotFound:
+            return
+        for ref in data["metadata"].get("ownerReferences", []):
+            if await self._owner_exists(ref, key[1]):
+                return
         info = BY_KEY[key[0]]
         await self.service.delete(info, key[1], key[2], {"propagationPolicy": "Background"})
+
+    async def _owner_exists(self, ref: dict[str, Any], namespace: str) -> bool:
+        info = BY_KIND.get((ref.get("apiVersion", ""), ref.get("kind", "")))
+        if info is None:
+            return False
+        try:
+            owner = await self.store.get(info.key, namespace if info.namespaced else "", ref.get("name", ""))
+        except store_errors.NotFound:
+            return False
+        return bool(owner.decode()["metadata"].get("uid") == ref.get("uid"))
+
+    async def _dependents(self, owner_uid: str, namespace: str) -> list[Key]:
+        """Dependents of an owner, read from the store (authoritative, unlike the watch-fed index)."""
+        found = set(self.dependents.get(owner_uid, ()))
+        for info in RESOURCES:
+            if not info.namespaced and namespace:
+                continue
+            items, _ = await self.store.list(info.key, Query(namespace=namespace or None))
+            for item in items:
+                if b'"ownerReferences"' in item.raw and owner_uid.encode() in item.raw:
+                    refs = item.decode()["metadata"].get("ownerReferences", [])
+                    if any(r.get("uid") == owner_uid for r in refs):
+                        found.add((item.resource, item.namespace, item.name))
+        return sorted(found)
 
     async def _check_owner(self, key: Key, data: dict[str, Any] | None = None) -> None:
         """Progress foreground/orphan deletion and namespace termination of a terminating owner."""
@@ -163,10 +198,10 @@ class GarbageCollector:
             return
         finalizers = meta.get("finalizers", [])
         uid = meta.get("uid", "")
-        dependents = sorted(self.dependents.get(uid, ()))
         if info.kind == "Namespace":
             await self._empty_namespace(key[2])
             return
+        dependents = await self._dependents(uid, key[1]) if {"orphan", "foregroundDeletion"} & set(finalizers) else []
         if "orphan" in finalizers:
             for dep in dependents:
                 await self._drop_owner_ref(dep, uid)

@@ -7,7 +7,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from miniplane.controllers.binder import Binder
+from miniplane.controllers.daemonset.controller import DaemonSetController
 from miniplane.controllers.garbage_collector import GarbageCollector
+from miniplane.controllers.nodelifecycle.controller import NodeLifecycleController
+from miniplane.controllers.nodelifecycle.podgc import PodGarbageCollector
 from miniplane.objects.service import ObjectService
 
 log = logging.getLogger(__name__)
@@ -16,12 +20,35 @@ log = logging.getLogger(__name__)
 class ControllerManager:
     """Owns the controllers' tasks."""
 
-    def __init__(self, service: ObjectService, node_monitor_grace_period: float = 50.0) -> None:
+    def __init__(
+        self,
+        service: ObjectService,
+        node_monitor_grace_period: float = 50.0,
+        node_startup_grace_period: float = 60.0,
+        pod_gc_quarantine: float = 10.0,
+    ) -> None:
+        """Durations in seconds.
+
+        ``pod_gc_quarantine`` is 40 s in Kubernetes, where it covers informer caches lagging behind
+        the API; miniplane's controllers read one consistent store, so the wait only has to let a
+        just-deleted node be registered again before its pods go.
+        """
         self.service = service
         self.node_monitor_grace_period = node_monitor_grace_period
+        self.node_startup_grace_period = node_startup_grace_period
+        self.pod_gc_quarantine = pod_gc_quarantine
 
     def _controllers(self) -> dict[str, Callable[[], Awaitable[None]]]:
-        return {"garbage-collector": GarbageCollector(self.service).run}
+        lifecycle = NodeLifecycleController(
+            self.service, self.node_monitor_grace_period, self.node_startup_grace_period
+        )
+        return {
+            "garbage-collector": GarbageCollector(self.service).run,
+            "daemonset": DaemonSetController(self.service).run,
+            "binder": Binder(self.service).run,
+            "node-lifecycle": lifecycle.run,
+            "pod-garbage-collector": PodGarbageCollector(self.service, self.pod_gc_quarantine).run,
+        }
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -12,6 +12,7 @@ from typing import Any
 from miniplane.resources.registry import ResourceInfo
 
 TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+_NOT_READY = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
 
 # Kinds whose spec changes bump metadata.generation (Kubernetes: workloads, and pods since 1.33).
 _GENERATION_KINDS = {"DaemonSet", "Pod"}
@@ -46,6 +47,17 @@ def prepare_for_create(info: ResourceInfo, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Active"}
     elif info.kind == "Pod":
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec", {}))}
+    elif info.kind == "Node":
+        _taint_new_node(obj)
+
+
+def _taint_new_node(node: dict[str, Any]) -> None:
+    """TaintNodesByCondition admission: a new Node is ``not-ready:NoSchedule`` until it reports Ready."""
+    spec = node.get("spec") or {}
+    taints = spec.get("taints") or []
+    if not any(t.get("key") == _NOT_READY["key"] and t.get("effect") == _NOT_READY["effect"] for t in taints):
+        spec["taints"] = [*taints, dict(_NOT_READY)]
+    node["spec"] = spec
 
 
 def qos_class(pod_spec: dict[str, Any]) -> str:

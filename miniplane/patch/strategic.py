@@ -28,9 +28,7 @@ SET_ELEMENT_ORDER = "$setElementOrder/"
 DELETE_FROM_PRIMITIVE_LIST = "$deleteFromPrimitiveList/"
 
 
-def strategic_merge_patch(
-    target: dict[str, Any], patch: dict[str, Any], schema: FieldSchema
-) -> dict[str, Any]:
+def strategic_merge_patch(target: dict[str, Any], patch: dict[str, Any], schema: FieldSchema) -> dict[str, Any]:
     """``target`` with ``patch`` merged in; ``schema`` is the kind's root (``kind_schema``).
 
     Neither argument is modified; the result shares no objects with them.

@@ -49,18 +49,14 @@ def _row_object(obj: Obj, include_object: str) -> dict[str, Any] | None:
     return None
 
 
-def table_rows(
-    kind: str, objs: Sequence[Obj], now: datetime, include_object: str = "Metadata"
-) -> list[dict[str, Any]]:
+def table_rows(kind: str, objs: Sequence[Obj], now: datetime, include_object: str = "Metadata") -> list[dict[str, Any]]:
     """One ``{"cells": [...], "object": ...}`` row per object (no ``object`` for ``include_object="None"``).
 
     ``now`` must be timezone-aware. Raises ``ValueError`` for an ``include_object`` other than
     ``None``/``Metadata``/``Object`` (the apiserver answers 400 to such a request).
     """
     if include_object not in INCLUDE_OBJECT_VALUES:
-        raise ValueError(
-            f"includeObject must be one of {', '.join(INCLUDE_OBJECT_VALUES)}, not {include_object!r}"
-        )
+        raise ValueError(f"includeObject must be one of {', '.join(INCLUDE_OBJECT_VALUES)}, not {include_object!r}")
     cells = _printer(kind).cells
     rows: list[dict[str, Any]] = []
     for obj in objs:

@@ -181,11 +181,7 @@ def _resource_paths(r: ResourceInfo) -> dict[str, Any]:
     item_params = [_path_param("name"), *scope_params]
     paths: dict[str, Any] = {
         scope: {
-            **{
-                v.method: _operation(v, gvk, op_id, kind)
-                for k, v in _COLLECTION_VERBS.items()
-                if k in r.verbs
-            },
+            **{v.method: _operation(v, gvk, op_id, kind) for k, v in _COLLECTION_VERBS.items() if k in r.verbs},
             "parameters": scope_params,
         },
         f"{scope}/{{name}}": {

@@ -10,6 +10,9 @@ Everything runs on the event loop without awaiting, so each call is atomic: a ``
   by resource and by the name, indexed field or namespace their query pins, so a write only looks at
   watchers that can care. Every watcher receives the same ``StoredObject``s: nothing is re-encoded.
 - ``MemoryStore`` stamps resourceVersions, encodes objects once and glues the two together.
+
+``current``, ``apply``, ``restore`` and the module functions ``encode``, ``from_raw``, ``tombstone`` are
+the steps of a write taken apart, for a backend that persists a write before applying it (DurableStore).
 """
 
 from __future__ import annotations
@@ -75,38 +78,26 @@ class MemoryStore:
 
     async def create(self, resource: str, obj: dict[str, Any]) -> StoredObject:
         """Store a new object (its metadata names the key); raises AlreadyExists."""
-        namespace, name = _key_of(obj)
-        table = self._tables.get(resource)
-        if table is None:
-            table = self._tables[resource] = _Table(self._indexed_fields)
-        if table.get(namespace, name) is not None:
+        namespace, name = key_of(obj)
+        if self.current(resource, namespace, name) is not None:
             raise AlreadyExists(resource, namespace, name)
-        stored = self._encode(resource, namespace, name, obj, None)
-        table.put(stored, None)
-        self._hub.publish(WatchEvent("ADDED", stored))
+        stored = encode(resource, namespace, name, obj, None, self._rv + 1)
+        self.apply(stored)
         return stored
 
     async def update(self, resource: str, obj: dict[str, Any], expect_rv: int | None = None) -> StoredObject:
         """Replace an existing object; ``expect_rv`` (if given) must equal the stored one, else Conflict."""
-        namespace, name = _key_of(obj)
-        table, old = self._current(resource, namespace, name, expect_rv)
-        stored = self._encode(resource, namespace, name, obj, old)
-        table.put(stored, old)
-        self._hub.publish(WatchEvent("MODIFIED", stored, old))
+        namespace, name = key_of(obj)
+        old = check_current(self.current(resource, namespace, name), resource, namespace, name, expect_rv)
+        stored = encode(resource, namespace, name, obj, old, self._rv + 1)
+        self.apply(stored)
         return stored
 
-    async def delete(
-        self, resource: str, namespace: str, name: str, expect_rv: int | None = None
-    ) -> StoredObject:
+    async def delete(self, resource: str, namespace: str, name: str, expect_rv: int | None = None) -> StoredObject:
         """Remove an object; returns its last state stamped with the deletion's resourceVersion."""
-        table, old = self._current(resource, namespace, name, expect_rv)
-        last = old.decode()
-        last["metadata"]["resourceVersion"] = str(self._rv + 1)
-        raw = _dumps(last)
-        self._rv += 1
-        gone = StoredObject(resource, namespace, name, self._rv, raw, old.labels, old.fields)
-        table.remove(old)
-        self._hub.publish(WatchEvent("DELETED", gone, old))
+        old = check_current(self.current(resource, namespace, name), resource, namespace, name, expect_rv)
+        gone = tombstone(old, self._rv + 1)
+        self.apply(gone, deleted=True)
         return gone
 
     def watch(
@@ -155,44 +146,98 @@ class MemoryStore:
         finally:
             self._hub.unsubscribe(watcher)
 
-    def _current(
-        self, resource: str, namespace: str, name: str, expect_rv: int | None
-    ) -> tuple[_Table, StoredObject]:
-        """The table and stored object for a write that needs one; NotFound / Conflict otherwise."""
+    # --- steps of a write, for backends that persist it before applying it (DurableStore) ---
+
+    def current(self, resource: str, namespace: str, name: str) -> StoredObject | None:
+        """The current version of a key, if any."""
         table = self._tables.get(resource)
-        old = table.get(namespace, name) if table is not None else None
-        if table is None or old is None:
-            raise NotFound(resource, namespace, name)
-        if expect_rv is not None and expect_rv != old.rv:
-            raise Conflict(resource, namespace, name)
-        return table, old
+        return table.get(namespace, name) if table is not None else None
 
-    def _encode(
-        self, resource: str, namespace: str, name: str, obj: dict[str, Any], old: StoredObject | None
-    ) -> StoredObject:
-        """Take the next resourceVersion and serialize ``obj`` with it (the caller's dict is untouched).
+    def apply(self, obj: StoredObject, deleted: bool = False) -> None:
+        """Make ``obj`` its key's current version (or remove the key) at ``obj.rv`` and tell the watchers.
 
-        Labels and fields equal to the previous version's are shared with it, which matters for the
-        versions the watch history keeps.
+        ``obj.rv`` must be the next resourceVersion; for a removal ``obj`` is the stamped last state.
         """
-        rv = self._rv + 1
-        meta = obj["metadata"]
-        raw = _dumps({**obj, "metadata": {**meta, "resourceVersion": str(rv)}})
-        labels = _interned(meta.get("labels") or _EMPTY)
-        fields = _interned(selectable_fields(resource, obj))
-        if old is not None:
-            labels = old.labels if labels == old.labels else labels
-            fields = old.fields if fields == old.fields else fields
+        table = self._table(obj.resource)
+        old = table.get(obj.namespace, obj.name)
+        if deleted:
+            assert old is not None
+            table.remove(old)
+            event = WatchEvent("DELETED", obj, old)
+        else:
+            table.put(obj, old)
+            event = WatchEvent("ADDED", obj) if old is None else WatchEvent("MODIFIED", obj, old)
+        self._rv = obj.rv
+        self._hub.publish(event)
+
+    def restore(self, objects: Iterable[StoredObject], rv: int) -> None:
+        """Load recovered objects into an empty store at resourceVersion ``rv``; watchers are not told."""
+        if self._rv or self._tables:
+            raise ValueError("restore needs an empty store")
+        for obj in objects:
+            self._table(obj.resource).put(obj, None)
         self._rv = rv
-        return StoredObject(resource, namespace, name, rv, raw, labels, fields)
+
+    def _table(self, resource: str) -> _Table:
+        table = self._tables.get(resource)
+        if table is None:
+            table = self._tables[resource] = _Table(self._indexed_fields)
+        return table
 
 
-def _key_of(obj: Mapping[str, Any]) -> Key:
+def key_of(obj: Mapping[str, Any]) -> Key:
+    """The ``(namespace, name)`` an object's metadata names; ValueError without a name."""
     meta = obj.get("metadata")
     name = meta.get("name") if isinstance(meta, Mapping) else None
     if not isinstance(meta, Mapping) or not isinstance(name, str) or not name:
         raise ValueError("object has no metadata.name")
     return meta.get("namespace") or "", name
+
+
+def check_current(
+    old: StoredObject | None, resource: str, namespace: str, name: str, expect_rv: int | None
+) -> StoredObject:
+    """``old``, the version a write replaces; NotFound if there is none, Conflict if it is not ``expect_rv``."""
+    if old is None:
+        raise NotFound(resource, namespace, name)
+    if expect_rv is not None and expect_rv != old.rv:
+        raise Conflict(resource, namespace, name)
+    return old
+
+
+def tombstone(old: StoredObject, rv: int) -> StoredObject:
+    """The last state of a deleted object, stamped with the deletion's resourceVersion ``rv``."""
+    last = old.decode()
+    last["metadata"]["resourceVersion"] = str(rv)
+    return StoredObject(old.resource, old.namespace, old.name, rv, _dumps(last), old.labels, old.fields)
+
+
+def encode(
+    resource: str, namespace: str, name: str, obj: dict[str, Any], old: StoredObject | None, rv: int
+) -> StoredObject:
+    """``obj`` serialized as version ``rv`` of its key (the caller's dict is untouched).
+
+    Labels and fields equal to the previous version's (``old``) are shared with it, which matters for
+    the versions the watch history keeps.
+    """
+    raw = _dumps({**obj, "metadata": {**obj["metadata"], "resourceVersion": str(rv)}})
+    return _stored(resource, namespace, name, rv, raw, obj, old)
+
+
+def from_raw(resource: str, namespace: str, name: str, rv: int, raw: bytes, old: StoredObject | None) -> StoredObject:
+    """A version rebuilt from its stored bytes (recovery); labels and fields as ``encode`` makes them."""
+    return _stored(resource, namespace, name, rv, raw, orjson.loads(raw), old)
+
+
+def _stored(
+    resource: str, namespace: str, name: str, rv: int, raw: bytes, obj: Mapping[str, Any], old: StoredObject | None
+) -> StoredObject:
+    labels = _interned(obj["metadata"].get("labels") or _EMPTY)
+    fields = _interned(selectable_fields(resource, obj))
+    if old is not None:
+        labels = old.labels if labels == old.labels else labels
+        fields = old.fields if fields == old.fields else fields
+    return StoredObject(resource, namespace, name, rv, raw, labels, fields)
 
 
 def _dumps(obj: dict[str, Any]) -> bytes:
@@ -371,9 +416,7 @@ class _WatchHub:
             raise Gone(since_rv, oldest)
         missed = reversed(list(islice(reversed(self.history), current_rv - since_rv)))
         replay = [
-            seen
-            for event in missed
-            if event.obj.resource == resource and (seen := _as_seen(query, event)) is not None
+            seen for event in missed if event.obj.resource == resource and (seen := _as_seen(query, event)) is not None
         ]
         group = self.watchers.setdefault(resource, _ResourceWatchers())
         if watcher.bucket is None:

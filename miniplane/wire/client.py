@@ -121,11 +121,15 @@ class Client:
         return await self.request("DELETE", url, options or {})
 
     async def watch(
-        self, url: str, resource_version: str, params: Mapping[str, str] | None = None, timeout: int = 300
+        self, url: str, resource_version: str, params: Mapping[str, str] | None = None, server_timeout: int = 300
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """Events after ``resource_version``; ends when the server closes the stream."""
-        query = {**(params or {}), "watch": "true", "resourceVersion": resource_version,
-                 "timeoutSeconds": str(timeout)}
+        query = {
+            **(params or {}),
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(server_timeout),
+        }
         async with self._session.get(url, params=query) as resp:
             if resp.status >= 400:
                 raise _error(resp.status, await resp.read())

@@ -331,9 +331,7 @@ class StoreContract:
     # --- list -------------------------------------------------------------------------------------
 
     @pytest.mark.parametrize(("filters", "expected"), LIST_CASES)
-    async def test_list_filters_and_sorts(
-        self, populated: Store, filters: dict[str, str], expected: list[str]
-    ) -> None:
+    async def test_list_filters_and_sorts(self, populated: Store, filters: dict[str, str], expected: list[str]) -> None:
         items, rv = await populated.list("pods", query(**filters))
         assert names(items) == expected
         assert rv == populated.current_rv
@@ -540,9 +538,7 @@ class StoreContract:
             pytest.param({"fields": "spec.nodeName=n1"}, ["default/a", "other/a"], id="node"),
         ],
     )
-    async def test_watch_filters(
-        self, store: Store, live: bool, filters: dict[str, str], expected: list[str]
-    ) -> None:
+    async def test_watch_filters(self, store: Store, live: bool, filters: dict[str, str], expected: list[str]) -> None:
         events = await watch(store, live, query(**filters))
         pods = [("default", "a", "web"), ("default", "b", "db"), ("other", "a", "db"), ("other", "b", "web")]
         for namespace, name, app in pods:

@@ -44,9 +44,7 @@ async def test_watch_from_a_future_rv_is_gone() -> None:
 @pytest.mark.parametrize("live", [True, False], ids=["live", "replay"])
 async def test_watchers_share_stored_objects(live: bool) -> None:
     store = MemoryStore()
-    readers = [
-        await watch(store, live, q) for q in (None, query(labels="app=web"), query(fields="spec.nodeName=n1"))
-    ]
+    readers = [await watch(store, live, q) for q in (None, query(labels="app=web"), query(fields="spec.nodeName=n1"))]
     created = await store.create("pods", pod("a", labels={"app": "web"}, node="n1"))
     for reader in readers:
         assert (await reader.next()).obj is created

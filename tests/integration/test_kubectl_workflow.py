@@ -116,22 +116,37 @@ def test_nodes_label_taint_cordon(server: Server) -> None:
     assert refused.returncode == 1 and "--overwrite is false" in refused.stderr
     assert server.kubectl("label", "node", "node-a", "disk-").stdout.strip() == "node/node-a unlabeled"
 
+    # The node never reports, so the admission taint stays (until the 60 s startup grace is over).
+    not_ready = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+    assert _node(server, "node-a")["spec"]["taints"] == [not_ready]
     tainted = server.kubectl("taint", "node", "node-a", "dedicated=gpu:NoSchedule")
     assert tainted.stdout.strip() == "node/node-a tainted", tainted.stderr
-    node = json.loads(server.kubectl("get", "node", "node-a", "-o", "json", check=True).stdout)
-    assert node["spec"]["taints"] == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+    gpu = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+    assert _node(server, "node-a")["spec"]["taints"] == [gpu, not_ready]  # kubectl puts new taints first
     assert (
         server.kubectl("taint", "node", "node-a", "dedicated=gpu:NoSchedule-").stdout.strip() == "node/node-a untainted"
     )
-    node = json.loads(server.kubectl("get", "node", "node-a", "-o", "json", check=True).stdout)
-    assert not node["spec"].get("taints")
+    assert _node(server, "node-a")["spec"]["taints"] == [not_ready]
 
     assert server.kubectl("cordon", "node-a").stdout.strip() == "node/node-a cordoned"
     status = server.kubectl("get", "node", "node-a", check=True).stdout.splitlines()[1]
     assert "SchedulingDisabled" in status
+    unschedulable = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+    _wait_for_taints(server, "node-a", [not_ready, unschedulable])  # added by the node lifecycle controller
     assert server.kubectl("uncordon", "node-a").stdout.strip() == "node/node-a uncordoned"
-    node = json.loads(server.kubectl("get", "node", "node-a", "-o", "json", check=True).stdout)
-    assert not node["spec"].get("unschedulable")
+    assert not _node(server, "node-a")["spec"].get("unschedulable")
+    _wait_for_taints(server, "node-a", [not_ready])
+
+
+def _node(server: Server, name: str) -> dict:
+    return json.loads(server.kubectl("get", "node", name, "-o", "json", check=True).stdout)
+
+
+def _wait_for_taints(server: Server, name: str, expected: list[dict[str, str]]) -> None:
+    deadline = time.monotonic() + 5
+    while (taints := _node(server, name)["spec"].get("taints")) != expected:
+        assert time.monotonic() < deadline, f"taints {taints}, expected {expected}"
+        time.sleep(0.1)
 
 
 def test_annotate_patch_set_image_edit(server: Server, tmp_path: Path) -> None:
@@ -290,7 +305,9 @@ def test_delete_ds(server: Server, tmp_path: Path) -> None:
 @pytest.mark.parametrize("cascade", ["background", "foreground", "orphan"])
 def test_delete_cascade_policies(server: Server, tmp_path: Path, cascade: str) -> None:
     name = f"cascade-{cascade}"
-    manifest = _write(tmp_path / "c.yaml", SEED.read_text().replace("simple-log-collector", name))
+    manifest = _write(
+        tmp_path / "c.yaml", SEED.read_text().replace("simple-log-collector", name).replace("log-collector", name)
+    )
     server.kubectl("apply", "-f", str(manifest), check=True)
     ds = _ds(server, name)
     pod = {
@@ -298,7 +315,7 @@ def test_delete_cascade_policies(server: Server, tmp_path: Path, cascade: str) -
         "kind": "Pod",
         "metadata": {
             "name": f"{name}-pod",
-            "labels": {"app": "log-collector"},
+            "labels": {"app": name},
             "ownerReferences": [
                 {
                     "apiVersion": "apps/v1",
@@ -319,7 +336,7 @@ def test_delete_cascade_policies(server: Server, tmp_path: Path, cascade: str) -
     if cascade == "orphan":
         remaining = server.kubectl("get", "pod", f"{name}-pod", "-o", "json")
         assert remaining.returncode == 0
-        assert not json.loads(remaining.stdout)["metadata"].get("ownerReferences")
+        assert not json.loads(remaining.stdout)["metadata"].get("ownerReferences"), remaining.stdout
     else:
         deadline = time.monotonic() + 10
         while server.kubectl("get", "pod", f"{name}-pod").returncode == 0:

@@ -140,12 +140,8 @@ def test_label_selector_from_api(api: dict[str, Any], canonical: str) -> None:
         pytest.param({"matchLabels": ["app"]}, "matchLabels must be an object", id="labels-not-object"),
         pytest.param({"matchExpressions": {"a": 1}}, "matchExpressions a list", id="expressions-not-list"),
         pytest.param({"matchExpressions": ["app"]}, "must be objects", id="expression-not-object"),
-        pytest.param(
-            {"matchExpressions": [{"key": "a", "operator": "Gt"}]}, "not a valid", id="bad-operator"
-        ),
-        pytest.param(
-            {"matchExpressions": [{"key": "a", "operator": "In"}]}, "can't be empty", id="in-no-values"
-        ),
+        pytest.param({"matchExpressions": [{"key": "a", "operator": "Gt"}]}, "not a valid", id="bad-operator"),
+        pytest.param({"matchExpressions": [{"key": "a", "operator": "In"}]}, "can't be empty", id="in-no-values"),
         pytest.param(
             {"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]},
             "values must be empty",
@@ -188,9 +184,7 @@ def test_label_selector_empty() -> None:
         pytest.param("metadata.name=b", {"metadata.name": "a"}, False, id="eq-other"),
         pytest.param("status.phase!=Failed", {"status.phase": "Running"}, True, id="neq"),
         pytest.param("status.phase!=Failed", {"status.phase": "Failed"}, False, id="neq-same"),
-        pytest.param(
-            "status.phase!=Succeeded,status.phase!=Failed", {"status.phase": "Running"}, True, id="neq-twice"
-        ),
+        pytest.param("status.phase!=Succeeded,status.phase!=Failed", {"status.phase": "Running"}, True, id="neq-twice"),
         pytest.param("involvedObject.namespace=", {"involvedObject.namespace": ""}, True, id="empty-value"),
         pytest.param("involvedObject.namespace=", {}, True, id="missing-is-empty"),
         pytest.param("spec.nodeName!=", {}, False, id="neq-empty-missing"),
@@ -260,9 +254,7 @@ def test_label_selector_text_round_trips(reqs: list[LabelRequirement]) -> None:
     assert LabelSelector.parse(str(selector)) == selector
 
 
-@given(
-    st.lists(st.builds(FieldRequirement, _KEY, st.sampled_from(["=", "!="]), st.text(max_size=8)), max_size=4)
-)
+@given(st.lists(st.builds(FieldRequirement, _KEY, st.sampled_from(["=", "!="]), st.text(max_size=8)), max_size=4))
 def test_field_selector_text_round_trips(reqs: list[FieldRequirement]) -> None:
     selector = FieldSelector(tuple(sorted(reqs, key=lambda r: r.field)))
     assert FieldSelector.parse(str(selector)) == selector

@@ -108,9 +108,7 @@ EVENT_HEADERS = [
 def test_headers(kind: str, expected: list[tuple[str, int]]) -> None:
     columns = column_definitions(kind)
     assert [(c["name"], c["priority"]) for c in columns] == expected
-    assert all(
-        set(c) == {"name", "type", "format", "description", "priority"} and c["description"] for c in columns
-    )
+    assert all(set(c) == {"name", "type", "format", "description", "priority"} and c["description"] for c in columns)
     assert [c["name"] for c in columns if c["format"] == "name"] == ["Name"]
 
 
@@ -207,9 +205,7 @@ SIDECAR = [{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}]
         pytest.param(
             pod(waiting("ContainerCreating"), phase="Pending"), "0/1", "ContainerCreating", "0", id="creating"
         ),
-        pytest.param(
-            pod(waiting("ErrImagePull"), phase="Pending"), "0/1", "ErrImagePull", "0", id="err-image"
-        ),
+        pytest.param(pod(waiting("ErrImagePull"), phase="Pending"), "0/1", "ErrImagePull", "0", id="err-image"),
         pytest.param(
             pod(waiting("CrashLoopBackOff", restarts=3, lastState=crashed(2 * MINUTE))),
             "0/1",
@@ -217,12 +213,8 @@ SIDECAR = [{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}]
             "3 (2m ago)",
             id="crash-loop",
         ),
-        pytest.param(
-            pod(running(restarts=1, lastState=crashed(45))), "1/1", "Running", "1 (45s ago)", id="restarted"
-        ),
-        pytest.param(
-            pod(waiting("CrashLoopBackOff", restarts=2)), "0/1", "CrashLoopBackOff", "2", id="no-finish"
-        ),
+        pytest.param(pod(running(restarts=1, lastState=crashed(45))), "1/1", "Running", "1 (45s ago)", id="restarted"),
+        pytest.param(pod(waiting("CrashLoopBackOff", restarts=2)), "0/1", "CrashLoopBackOff", "2", id="no-finish"),
         pytest.param(
             pod(
                 running("a", restarts=2, lastState=crashed(10 * MINUTE)),
@@ -243,13 +235,9 @@ SIDECAR = [{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}]
             "0",
             id="terminal-pod-not-terminating",
         ),
-        pytest.param(
-            pod(terminated(exitCode=1, reason="Error"), phase="Failed"), "0/1", "Error", "0", id="error"
-        ),
+        pytest.param(pod(terminated(exitCode=1, reason="Error"), phase="Failed"), "0/1", "Error", "0", id="error"),
         pytest.param(pod(terminated(exitCode=2), phase="Failed"), "0/1", "ExitCode:2", "0", id="exit-code"),
-        pytest.param(
-            pod(terminated(exitCode=137, signal=9), phase="Failed"), "0/1", "Signal:9", "0", id="signal"
-        ),
+        pytest.param(pod(terminated(exitCode=137, signal=9), phase="Failed"), "0/1", "Signal:9", "0", id="signal"),
         pytest.param(pod(phase="Failed", reason="Evicted"), "0/1", "Evicted", "0", id="status-reason"),
         pytest.param(
             pod(
@@ -422,9 +410,7 @@ def node(
         pytest.param(node(ready="Unknown"), "NotReady", id="heartbeat-lost-is-not-ready"),
         pytest.param(node(ready=None), "Unknown", id="no-ready-condition"),
         pytest.param(node(unschedulable=True), "Ready,SchedulingDisabled", id="cordoned"),
-        pytest.param(
-            node(ready="False", unschedulable=True), "NotReady,SchedulingDisabled", id="cordoned-down"
-        ),
+        pytest.param(node(ready="False", unschedulable=True), "NotReady,SchedulingDisabled", id="cordoned-down"),
     ],
 )
 def test_node_status(obj: dict[str, Any], expected: str) -> None:
@@ -441,12 +427,8 @@ def test_node_status(obj: dict[str, Any], expected: str) -> None:
             id="sorted-role-labels",
         ),
         pytest.param({"kubernetes.io/role": "worker"}, "worker", id="legacy-role-label"),
-        pytest.param(
-            {"kubernetes.io/role": "gpu", "node-role.kubernetes.io/gpu": ""}, "gpu", id="duplicate-role-once"
-        ),
-        pytest.param(
-            {"node-role.kubernetes.io/": "", "kubernetes.io/role": ""}, "<none>", id="empty-roles-ignored"
-        ),
+        pytest.param({"kubernetes.io/role": "gpu", "node-role.kubernetes.io/gpu": ""}, "gpu", id="duplicate-role-once"),
+        pytest.param({"node-role.kubernetes.io/": "", "kubernetes.io/role": ""}, "<none>", id="empty-roles-ignored"),
     ],
 )
 def test_node_roles(labels: dict[str, str], expected: str) -> None:
@@ -474,9 +456,7 @@ def test_node_wide_cells_without_info() -> None:
 # --- daemonsets -------------------------------------------------------------------------------------
 
 
-def daemonset(
-    *, node_selector: dict[str, str] | None = None, selector: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def daemonset(*, node_selector: dict[str, str] | None = None, selector: dict[str, Any] | None = None) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {
         "containers": [
             {"name": "log-collector", "image": "fluent/fluent-bit:3.1"},
@@ -552,9 +532,7 @@ def test_daemonset_node_selector(node_selector: dict[str, str] | None, expected:
             "app=x,arch notin (arm),!canary,gpu,zone in (a,b)",
             id="expressions",
         ),
-        pytest.param(
-            {"matchExpressions": [{"key": "a", "operator": "Near", "values": []}]}, "<error>", id="bad-op"
-        ),
+        pytest.param({"matchExpressions": [{"key": "a", "operator": "Near", "values": []}]}, "<error>", id="bad-op"),
     ],
 )
 def test_daemonset_selector(selector: dict[str, Any], expected: str) -> None:
@@ -590,9 +568,7 @@ def test_event_repeated_three_times() -> None:
     ("fields", "last_seen", "first_seen", "count"),
     [
         pytest.param({"firstTimestamp": ago(90), "count": 1}, "90s", "90s", 1, id="no-last-uses-first"),
-        pytest.param(
-            {"eventTime": "2026-11-24T11:59:15.123456Z"}, "44s", "44s", 1, id="micro-time-truncated"
-        ),
+        pytest.param({"eventTime": "2026-11-24T11:59:15.123456Z"}, "44s", "44s", 1, id="micro-time-truncated"),
         pytest.param(
             {"eventTime": ago(20 * MINUTE), "series": {"count": 7, "lastObservedTime": ago(MINUTE)}},
             "60s",
@@ -677,9 +653,7 @@ REALISTIC = [
     pytest.param("Node", node(labels={"node-role.kubernetes.io/worker": ""}), id="node"),
     pytest.param("Event", event(firstTimestamp=ago(600), lastTimestamp=ago(300), count=3), id="event"),
     pytest.param("ControllerRevision", {"metadata": {"name": "r"}, "revision": 3}, id="revision"),
-    pytest.param(
-        "Namespace", {"metadata": {"name": "default"}, "status": {"phase": "Active"}}, id="namespace"
-    ),
+    pytest.param("Namespace", {"metadata": {"name": "default"}, "status": {"phase": "Active"}}, id="namespace"),
     pytest.param("Lease", {"metadata": {"name": "l"}, "spec": {"holderIdentity": "h"}}, id="lease"),
     pytest.param("Widget", {"metadata": {"name": "w", "creationTimestamp": ago(5)}}, id="default"),
 ]

@@ -21,9 +21,7 @@ class Column(TypedDict):
     priority: int
 
 
-def column(
-    name: str, description: str, type_: str = "string", *, fmt: str = "", wide: bool = False
-) -> Column:
+def column(name: str, description: str, type_: str = "string", *, fmt: str = "", wide: bool = False) -> Column:
     """A column; ``wide`` ones (priority 1) show only with ``-o wide``."""
     return {"name": name, "type": type_, "format": fmt, "description": description, "priority": int(wide)}
 
@@ -76,9 +74,7 @@ def format_label_selector(selector: Obj | None) -> str:
         if template is None:
             return "<error>"
         key = expr.get("key", "")
-        requirements.append(
-            (key, template.format(key=key, values=",".join(sorted(expr.get("values") or []))))
-        )
+        requirements.append((key, template.format(key=key, values=",".join(sorted(expr.get("values") or [])))))
     requirements.sort(key=lambda r: r[0])
     return ",".join(text for _, text in requirements) or "<none>"
 

@@ -34,6 +34,4 @@ def _default_cells(obj: Obj, now: datetime) -> list[Cell]:
 
 NAMESPACE = Printer((NAME, column("Status", "The status of the namespace"), AGE), _namespace_cells)
 LEASE = Printer((NAME, column("Holder", "The identity of the holder of the lease."), AGE), _lease_cells)
-DEFAULT = Printer(
-    (NAME, column("Created At", "The server time when this object was created.", "date")), _default_cells
-)
+DEFAULT = Printer((NAME, column("Created At", "The server time when this object was created.", "date")), _default_cells)

@@ -135,9 +135,7 @@ def at(obj: Any, pointer: str) -> Any:
 def directive_keys(value: Any) -> list[str]:
     """Every map key starting with ``$`` anywhere in ``value``."""
     if isinstance(value, dict):
-        return [k for k in value if k.startswith("$")] + [
-            d for v in value.values() for d in directive_keys(v)
-        ]
+        return [k for k in value if k.startswith("$")] + [d for v in value.values() for d in directive_keys(v)]
     if isinstance(value, list):
         return [d for v in value for d in directive_keys(v)]
     return []

@@ -28,9 +28,7 @@ def op(name: str, path: str, **members: Any) -> dict[str, Any]:
             {"foo": ["bar", "qux", "baz"]},
             id="A2-insert",
         ),
-        pytest.param(
-            {"baz": "qux", "foo": "bar"}, [op("remove", "/baz")], {"foo": "bar"}, id="A3-remove-member"
-        ),
+        pytest.param({"baz": "qux", "foo": "bar"}, [op("remove", "/baz")], {"foo": "bar"}, id="A3-remove-member"),
         pytest.param(
             {"foo": ["bar", "qux", "baz"]},
             [op("remove", "/foo/1")],
@@ -73,9 +71,7 @@ def op(name: str, path: str, **members: Any) -> dict[str, Any]:
             {"foo": "bar", "baz": "qux"},
             id="A11-extra",
         ),
-        pytest.param(
-            {"/": 9, "~1": 10}, [op("test", "/~01", value=10)], {"/": 9, "~1": 10}, id="A14-escape-order"
-        ),
+        pytest.param({"/": 9, "~1": 10}, [op("test", "/~01", value=10)], {"/": 9, "~1": 10}, id="A14-escape-order"),
         pytest.param(
             {"foo": ["bar"]},
             [op("add", "/foo/-", value=["abc", "def"])],
@@ -107,9 +103,7 @@ def test_rfc6902_operations(target: Any, ops: list[Any], expected: Any) -> None:
     ("target", "ops", "message"),
     [
         pytest.param({"baz": "qux"}, [op("test", "/baz", value="bar")], "test failed", id="A9-test-fails"),
-        pytest.param(
-            {"foo": "bar"}, [op("add", "/baz/bat", value="qux")], "no key 'baz'", id="A12-missing-parent"
-        ),
+        pytest.param({"foo": "bar"}, [op("add", "/baz/bat", value="qux")], "no key 'baz'", id="A12-missing-parent"),
         pytest.param(
             {"foo": {"bar": 10}},
             [op("test", "/foo/bar", value="10")],

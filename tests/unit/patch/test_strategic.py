@@ -111,9 +111,7 @@ CASES = [
     ),
     case(
         "DaemonSet",
-        pod_spec(
-            **{"$setElementOrder/containers": [{"name": "new"}]}, containers=[{"name": "new", "image": "x"}]
-        ),
+        pod_spec(**{"$setElementOrder/containers": [{"name": "new"}]}, containers=[{"name": "new", "image": "x"}]),
         {f"{TEMPLATE_SPEC}/containers/0/name": "new", f"{TEMPLATE_SPEC}/containers/2/name": "sidecar"},
         "set-element-order-unnamed-items-keep-order-after",
     ),
@@ -151,17 +149,13 @@ CASES = [
     ),
     case(
         "DaemonSet",
-        container(
-            "log-collector", env=[{"name": "A", "value": None, "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]
-        ),
+        container("log-collector", env=[{"name": "A", "value": None, "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]),
         {f"{LOG}/env/0": {"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}},
         "env-item-null-field-deletes",
     ),
     case(
         "DaemonSet",
-        container(
-            "log-collector", ports=[{"containerPort": 9090, "protocol": "UDP"}, {"containerPort": 7070}]
-        ),
+        container("log-collector", ports=[{"containerPort": 9090, "protocol": "UDP"}, {"containerPort": 7070}]),
         {
             f"{LOG}/ports": [
                 {"containerPort": 8080, "protocol": "TCP"},
@@ -189,9 +183,7 @@ CASES = [
         "volume-mounts-merge-by-mount-path",
     ),
     # atomic lists
-    case(
-        "DaemonSet", container("log-collector", args=["--once"]), {f"{LOG}/args": ["--once"]}, "args-atomic"
-    ),
+    case("DaemonSet", container("log-collector", args=["--once"]), {f"{LOG}/args": ["--once"]}, "args-atomic"),
     case(
         "DaemonSet",
         container("sidecar", command=["sleep"]),
@@ -404,9 +396,7 @@ def test_result_shares_nothing_with_the_inputs() -> None:
 
 def test_root_patch_replace_and_delete() -> None:
     schema = kind_schema("v1", "Node")
-    assert strategic_merge_patch(NODE, {"$patch": "replace", "kind": "Node", "x": None}, schema) == {
-        "kind": "Node"
-    }
+    assert strategic_merge_patch(NODE, {"$patch": "replace", "kind": "Node", "x": None}, schema) == {"kind": "Node"}
     assert strategic_merge_patch(NODE, {"$patch": "delete"}, schema) == {}
 
 
@@ -420,9 +410,7 @@ def test_unknown_schema_position_merges_maps_and_replaces_lists() -> None:
 @pytest.mark.parametrize(
     ("kind", "patch", "message"),
     [
-        pytest.param(
-            "DaemonSet", {"spec": {"$patch": "bogus"}}, "unknown $patch directive", id="unknown-patch-value"
-        ),
+        pytest.param("DaemonSet", {"spec": {"$patch": "bogus"}}, "unknown $patch directive", id="unknown-patch-value"),
         pytest.param(
             "DaemonSet",
             {"spec": {"$foo": 1}},
@@ -441,9 +429,7 @@ def test_unknown_schema_position_merges_maps_and_replaces_lists() -> None:
             "lacks the merge key 'name'",
             id="item-without-merge-key",
         ),
-        pytest.param(
-            "DaemonSet", {"spec": {"$retainKeys": "type"}}, "list of strings", id="retain-keys-not-a-list"
-        ),
+        pytest.param("DaemonSet", {"spec": {"$retainKeys": "type"}}, "list of strings", id="retain-keys-not-a-list"),
         pytest.param(
             "DaemonSet",
             {"spec": {"updateStrategy": {"$retainKeys": ["type"], "rollingUpdate": {}}}},
@@ -484,9 +470,7 @@ def test_non_object_patch_is_rejected() -> None:
 
 # --- property: no directive ever survives ---------------------------------------------------------------
 
-FIELDS = (
-    "spec template metadata containers name image env args finalizers labels tolerations updateStrategy type"
-)
+FIELDS = "spec template metadata containers name image env args finalizers labels tolerations updateStrategy type"
 FIELDS += " volumes hostPath value"
 PATHS = [
     ["spec", "template", "spec", "containers"],
@@ -518,9 +502,7 @@ def with_directives(children: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[
         lambda fields, extra, name: {**fields, **dict(extra), **name},
         st.dictionaries(field_names, children, max_size=3),
         st.lists(directives, max_size=2),
-        st.one_of(
-            st.just({}), st.fixed_dictionaries({"name": st.sampled_from(["log-collector", "sidecar", "new"])})
-        ),
+        st.one_of(st.just({}), st.fixed_dictionaries({"name": st.sampled_from(["log-collector", "sidecar", "new"])})),
     )
 
 

@@ -69,9 +69,7 @@ TRANSCRIPT = [
         "DaemonSet",
         SMP,
         {
-            "metadata": {
-                "annotations": {LAST_APPLIED_KEY: json.dumps(LAST_APPLIED, separators=(",", ":")) + "\n"}
-            },
+            "metadata": {"annotations": {LAST_APPLIED_KEY: json.dumps(LAST_APPLIED, separators=(",", ":")) + "\n"}},
             **set_image("busybox:1.36"),
         },
         {f"{LOG}/image": "busybox:1.36", f"{LOG}/args": LOG_ARGS, "/metadata/annotations/team": "obs"},
@@ -105,9 +103,7 @@ TRANSCRIPT = [
         SMP,
         {
             "spec": {
-                "template": {
-                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-24T07:07:17Z"}}
-                }
+                "template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-24T07:07:17Z"}}}
             }
         },
         {"/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt": "2026-11-24T07:07:17Z"},
@@ -195,9 +191,7 @@ TRANSCRIPT = [
 
 
 @pytest.mark.parametrize(("kind", "content_type", "body", "expected"), TRANSCRIPT)
-def test_kubectl_bodies_apply_cleanly(
-    kind: str, content_type: str, body: bytes, expected: dict[str, Any]
-) -> None:
+def test_kubectl_bodies_apply_cleanly(kind: str, content_type: str, body: bytes, expected: dict[str, Any]) -> None:
     target, api_version = OBJECTS[kind]
     result = apply_patch(content_type, target, body, kind_schema(api_version, kind))
     assert directive_keys(result) == []
@@ -206,9 +200,7 @@ def test_kubectl_bodies_apply_cleanly(
 
 
 def test_content_type_parameters_are_ignored() -> None:
-    result = apply_patch(
-        f"{MERGE}; charset=utf-8", NODE, {"spec": {"unschedulable": None}}, kind_schema("v1", "Node")
-    )
+    result = apply_patch(f"{MERGE}; charset=utf-8", NODE, {"spec": {"unschedulable": None}}, kind_schema("v1", "Node"))
     assert "unschedulable" not in result["spec"]
 
 
@@ -225,12 +217,8 @@ def test_unsupported_content_types(content_type: str) -> None:
         pytest.param(SMP, b"[]", 400, id="smp-not-an-object"),
         pytest.param(JSON_PATCH, b"{}", 400, id="json-patch-not-a-list"),
         pytest.param(MERGE, b'"scalar"', 422, id="merge-result-not-an-object"),
-        pytest.param(
-            JSON_PATCH, b'[{"op": "replace", "path": "", "value": 1}]', 422, id="json-patch-result-scalar"
-        ),
-        pytest.param(
-            JSON_PATCH, b'[{"op": "test", "path": "/kind", "value": "Pod"}]', 422, id="json-patch-test-fails"
-        ),
+        pytest.param(JSON_PATCH, b'[{"op": "replace", "path": "", "value": 1}]', 422, id="json-patch-result-scalar"),
+        pytest.param(JSON_PATCH, b'[{"op": "test", "path": "/kind", "value": "Pod"}]', 422, id="json-patch-test-fails"),
     ],
 )
 def test_bad_bodies(content_type: str, body: bytes, code: int) -> None:

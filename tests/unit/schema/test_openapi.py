@@ -89,13 +89,9 @@ def test_every_kind_has_a_patch_operation_kubectl_accepts(r: ResourceInfo) -> No
     assert {"fieldValidation", "fieldManager", "dryRun", "force"} <= param_names(patch)
     assert set(patch["requestBody"]["content"]) == set(PATCH_CONTENT_TYPES)
     schema = doc["components"]["schemas"][
-        patch["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].removeprefix(
-            COMPONENT_PREFIX
-        )
+        patch["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].removeprefix(COMPONENT_PREFIX)
     ]
-    assert {"group": r.group, "version": r.version, "kind": r.kind} in schema[
-        "x-kubernetes-group-version-kind"
-    ]
+    assert {"group": r.group, "version": r.version, "kind": r.kind} in schema["x-kubernetes-group-version-kind"]
 
 
 @pytest.mark.parametrize("gv", GV_PATHS)
@@ -145,9 +141,9 @@ def test_subresource_operations(path: str, method: str, gvk: tuple[str, str, str
 
 def test_policy_document_holds_the_eviction_schema() -> None:
     schemas = document("apis/policy/v1")["components"]["schemas"]
-    assert {"group": "policy", "version": "v1", "kind": "Eviction"} in schemas[
-        "io.k8s.api.policy.v1.Eviction"
-    ]["x-kubernetes-group-version-kind"]
+    assert {"group": "policy", "version": "v1", "kind": "Eviction"} in schemas["io.k8s.api.policy.v1.Eviction"][
+        "x-kubernetes-group-version-kind"
+    ]
 
 
 @pytest.mark.parametrize("gv", GV_PATHS)

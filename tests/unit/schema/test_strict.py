@@ -238,9 +238,7 @@ UNKNOWN_CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("mutations", "expected"), [c[1:] for c in UNKNOWN_CASES], ids=[c[0] for c in UNKNOWN_CASES]
-)
+@pytest.mark.parametrize(("mutations", "expected"), [c[1:] for c in UNKNOWN_CASES], ids=[c[0] for c in UNKNOWN_CASES])
 def test_unknown_fields_are_found_with_kubernetes_paths(
     mutations: list[Callable[[dict[str, Any]], None]], expected: list[str]
 ) -> None:
@@ -314,8 +312,7 @@ TYPE_CASES = [
     (
         "array for map",
         _set("spec.selector.matchLabels", ["app"]),
-        f"json: cannot unmarshal array {FIELD} LabelSelector.spec.selector.matchLabels "
-        "of type map[string]string",
+        f"json: cannot unmarshal array {FIELD} LabelSelector.spec.selector.matchLabels of type map[string]string",
     ),
     (
         "bool for IntOrString",
@@ -396,10 +393,7 @@ def test_strict_error_message_matches_the_apiserver() -> None:
         'DaemonSet in version "v1" cannot be handled as a DaemonSet: strict decoding error: '
         'unknown field "spec.foo", unknown field "spec.bar"'
     )
-    assert (
-        decode_error_message("Pod", "v1", "json: x")
-        == 'Pod in version "v1" cannot be handled as a Pod: json: x'
-    )
+    assert decode_error_message("Pod", "v1", "json: x") == 'Pod in version "v1" cannot be handled as a Pod: json: x'
 
 
 def test_warning_headers() -> None:

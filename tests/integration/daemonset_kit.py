@@ -1,0 +1,213 @@
+"""Helpers for the DaemonSet controller tests: raw HTTP, object builders, and a fake kubelet.
+
+The fake kubelet watches every pod and plays the node agent: a bound pod becomes Running and Ready
+(Ready with a ``lastTransitionTime``, container statuses), unless its image is in ``broken`` (then
+it stays Pending with ``ErrImagePull``); a terminating pod is deleted with grace 0.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Obj = dict[str, Any]
+APPS = "/apis/apps/v1"
+
+
+class Http:
+    """JSON over HTTP to the API server (stdlib only, so responses are seen byte for byte)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> bytes:
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", content_type)
+        with urllib.request.urlopen(req, timeout=30) as reply:
+            return bytes(reply.read())
+
+    def get(self, path: str) -> Obj:
+        result: Obj = json.loads(self.request("GET", path))
+        return result
+
+    def items(self, path: str) -> list[Obj]:
+        return list(self.get(path)["items"])
+
+    def post(self, path: str, body: Obj) -> Obj:
+        result: Obj = json.loads(self.request("POST", path, body))
+        return result
+
+    def patch(self, path: str, body: Obj, kind: str = "merge") -> Obj:
+        result: Obj = json.loads(self.request("PATCH", path, body, f"application/{kind}-patch+json"))
+        return result
+
+    def put(self, path: str, body: Obj) -> Obj:
+        result: Obj = json.loads(self.request("PUT", path, body))
+        return result
+
+    def delete(self, path: str, body: Obj | None = None) -> None:
+        try:
+            self.request("DELETE", path, body)
+        except urllib.error.HTTPError as err:
+            if err.code != 404:
+                raise
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.request("GET", path)
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return False
+            raise
+        return True
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def node(
+    name: str, labels: dict[str, str], *, ready: bool = True, cpu: str = "4", taints: list[Obj] | None = None
+) -> Obj:
+    stamp = now()
+    condition = {
+        "type": "Ready",
+        "status": "True" if ready else "False",
+        "reason": "KubeletReady" if ready else "KubeletNotReady",
+        "lastHeartbeatTime": stamp,
+        "lastTransitionTime": stamp,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
+        "spec": {"taints": taints or []},
+        "status": {
+            "conditions": [condition],
+            "allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "110"},
+            "capacity": {"cpu": cpu, "memory": "8Gi", "pods": "110"},
+        },
+    }
+
+
+def daemonset(name: str, node_selector: dict[str, str], *, image: str = "busybox:1", **spec: Any) -> Obj:
+    """A DaemonSet labelled ``app: <name>``; ``spec`` extras: updateStrategy, minReadySeconds, ..."""
+    container: Obj = {"name": "app", "image": image, "args": spec.pop("args", ["sleep", "infinity"])}
+    if "requests" in spec:
+        container["resources"] = {"requests": spec.pop("requests")}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"nodeSelector": node_selector, "terminationGracePeriodSeconds": 0, "containers": [container]},
+            },
+            **spec,
+        },
+    }
+
+
+def ready_status(pod: Obj) -> Obj:
+    stamp = now()
+    conditions = [
+        {"type": kind, "status": "True", "lastProbeTime": None, "lastTransitionTime": stamp}
+        for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+    ]
+    containers = [
+        {"name": c["name"], "image": c["image"], "imageID": "", "ready": True, "restartCount": 0, "started": True,
+         "state": {"running": {"startedAt": stamp}}}
+        for c in pod["spec"]["containers"]
+    ]  # fmt: skip
+    return {
+        "status": {"phase": "Running", "startTime": stamp, "conditions": conditions, "containerStatuses": containers}
+    }
+
+
+def pulling_status(pod: Obj) -> Obj:
+    containers = [
+        {"name": c["name"], "image": c["image"], "imageID": "", "ready": False, "restartCount": 0, "started": False,
+         "state": {"waiting": {"reason": "ErrImagePull", "message": "pull failed"}}}
+        for c in pod["spec"]["containers"]
+    ]  # fmt: skip
+    return {"status": {"phase": "Pending", "containerStatuses": containers}}
+
+
+class FakeKubelet(threading.Thread):
+    """Watches all pods and answers for every node, until ``stop``."""
+
+    def __init__(self, http: Http) -> None:
+        super().__init__(daemon=True)
+        self.http = http
+        self.broken: set[str] = set()
+        self.stopped = threading.Event()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(10)
+
+    def run(self) -> None:
+        rv = ""
+        while not self.stopped.is_set():
+            try:
+                if not rv:
+                    listed = self.http.get("/api/v1/pods")
+                    for pod in listed["items"]:
+                        self.handle(pod)
+                    rv = listed["metadata"]["resourceVersion"]
+                rv = self._watch(rv)
+            except (OSError, ValueError):
+                rv = ""
+                time.sleep(0.1)
+
+    def _watch(self, rv: str) -> str:
+        """Handle events for a second; the resourceVersion to resume from ("" to re-list)."""
+        url = f"{self.http.url}/api/v1/pods?watch=1&resourceVersion={rv}&timeoutSeconds=1"
+        with urllib.request.urlopen(url, timeout=10) as stream:
+            for line in stream:
+                event = json.loads(line)
+                if event["type"] == "ERROR":
+                    return ""
+                rv = event["object"]["metadata"]["resourceVersion"]
+                if event["type"] in ("ADDED", "MODIFIED") and not self.stopped.is_set():
+                    self.handle(event["object"])
+        return rv
+
+    def handle(self, pod: Obj) -> None:
+        meta, spec, status = pod["metadata"], pod["spec"], pod.get("status") or {}
+        path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+        try:
+            if meta.get("deletionTimestamp"):
+                self.http.delete(path, {"gracePeriodSeconds": 0})
+            elif not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+                return
+            elif spec["containers"][0]["image"] in self.broken:
+                if status.get("phase") != "Pending" or not status.get("containerStatuses"):
+                    self.http.patch(path + "/status", pulling_status(pod))
+            elif status.get("phase") != "Running":
+                self.http.patch(path + "/status", ready_status(pod))
+        except urllib.error.HTTPError as err:
+            if err.code not in (404, 409):
+                raise
