@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: help install venv test check up bench bench-api clean
+.PHONY: help install venv test check up bench bench-api bench-agent bench-controller bench-durability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,10 +29,19 @@ check: install ## lint (ruff) and type-check (mypy)
 up: install ## a local cluster with the seed example applied
 	$(BIN)/miniplane up --agents 3 --apply configs/log-collector-daemonset.yaml
 
-bench: bench-api ## every benchmark
+bench: bench-api bench-controller bench-agent bench-durability ## every benchmark
 
 bench-api: install ## API throughput: creates/s, gets/s, list of 10,000 pods, watch fan-out
 	$(PY) -m bench.api
+
+bench-controller: install ## DaemonSet converge on 1,000 and 10,000 nodes; rolling update over 1,000
+	$(PY) -m bench.controller
+
+bench-agent: install ## one agent: idle RSS/CPU with 10 pods, pod start latency p50/p99
+	$(PY) -m bench.agent
+
+bench-durability: install ## writes/s with durability on and off, recovery of 100,000 objects
+	$(PY) -m bench.durability
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
