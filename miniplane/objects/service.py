@@ -196,6 +196,11 @@ class ObjectService:
                 managed_fields.record(new, opts.field_manager, "Update", info.api_version, live)
             if new["metadata"].get("name", name) != name:
                 raise errors.bad_request("the name of an object cannot be changed by a patch")
+            uid, live_uid = new["metadata"].get("uid"), live["metadata"].get("uid")
+            if uid and uid != live_uid:  # a uid in a patch is a precondition, as in Kubernetes
+                raise errors.conflict(
+                    info, name, f"Precondition failed: UID in precondition: {uid}, UID in object meta: {live_uid}"
+                )
             expect_rv = _parse_rv(new["metadata"].get("resourceVersion"))
             if expect_rv is not None and expect_rv != stored.rv:
                 raise errors.conflict(info, name)

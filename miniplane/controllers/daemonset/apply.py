@@ -1,9 +1,7 @@
 """Carrying out one sync's decisions through the ObjectService: revisions, claims, pods, status.
 
-ControllerRevisions are written with their ``data`` as exact bytes (``revision_bytes``): the store
-encodes objects with orjson, which keeps the key order of the sorted ``data`` but does not escape
-``<``, ``>``, ``&``, U+2028 and U+2029 as Go does, so every write of a revision by this controller
-embeds ``go_json(data)`` as an ``orjson.Fragment``.
+Revisions are written by ``revisions.py`` (exact ``data`` bytes); pod creations and deletions run
+with bounded concurrency, creations in slow-start batches; outcome events go to the recorder.
 """
 
 from __future__ import annotations
@@ -16,20 +14,24 @@ import orjson
 
 from miniplane.controllers.daemonset import events
 from miniplane.controllers.daemonset.claim import controller_ref
-from miniplane.controllers.daemonset.gojson import go_json
 from miniplane.controllers.daemonset.history import HistoryPlan
 from miniplane.controllers.daemonset.plan import DaemonSetPlan
 from miniplane.controllers.daemonset.podutil import HASH_LABEL
+from miniplane.controllers.daemonset.revisions import (
+    RevisionWriter,
+    labelled,
+    owned_by,
+    released_by,
+    renumbered,
+)
 from miniplane.controllers.daemonset.status import DaemonSetStatus
 from miniplane.controllers.recorder import MERGE_PATCH, EventRecorder
 from miniplane.objects.errors import APIError
-from miniplane.objects.service import ObjectService, WriteOptions
+from miniplane.objects.service import ObjectService
 from miniplane.resources.registry import BY_KEY
-from miniplane.store import errors as store_errors
 
 DAEMONSETS = BY_KEY["daemonsets.apps"]
 PODS = BY_KEY["pods"]
-REVISIONS = BY_KEY["controllerrevisions.apps"]
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 
 T = TypeVar("T")
@@ -37,19 +39,14 @@ R = TypeVar("R")
 Obj = dict[str, Any]
 
 
-def revision_bytes(revision: Obj) -> Obj:
-    """The revision with ``data`` embedded as Go's exact JSON bytes (compact, sorted, escaped)."""
-    return {**revision, "data": orjson.Fragment(go_json(revision.get("data")))}
-
-
 class PlanApplier:
     """Applies history and pod plans for the DaemonSet controller; API errors propagate."""
 
     def __init__(self, service: ObjectService, recorder: EventRecorder, concurrency: int = 32) -> None:
         self.service = service
-        self.store = service.store
         self.recorder = recorder
         self.concurrency = concurrency
+        self.revisions = RevisionWriter(service)
 
     # ---- history ------------------------------------------------------------------------------
 
@@ -58,16 +55,15 @@ class PlanApplier:
         ns, uid = _ns(ds), ds["metadata"]["uid"]
         if hp.adopt and await self.can_adopt(ds):
             for name in hp.adopt:
-                await self._update_revision(ns, name, lambda r: _set_owner(r, controller_ref(ds)))
+                await self.revisions.update(ns, name, owned_by(controller_ref(ds)))
         for name in hp.release:
-            await self._update_revision(ns, name, lambda r: _drop_owner(r, uid))
+            await self.revisions.update(ns, name, released_by(uid))
         for name in hp.label_revisions:
-            await self._update_revision(ns, name, _labelled(name))
+            await self.revisions.update(ns, name, labelled(name))
         if hp.create is not None:
-            await self._create_revision(ns, hp.create)
+            await self.revisions.create(ns, hp.create)
         if hp.renumber is not None:
-            name, number = hp.renumber
-            await self._update_revision(ns, name, lambda r: r.update(revision=number))
+            await self.revisions.update(ns, hp.renumber[0], renumbered(hp.renumber[1]))
         relabel = orjson.dumps({"metadata": {"labels": {HASH_LABEL: hp.current_hash}}})
         await self.bounded(
             hp.relabel_pods, lambda pod: self._ignore_missing(self.service.patch(PODS, ns, pod, MERGE_PATCH, relabel))
@@ -76,7 +72,7 @@ class PlanApplier:
 
     async def delete_revisions(self, ns: str, names: Iterable[str]) -> None:
         for name in names:
-            await self._ignore_missing(self.service.delete(REVISIONS, ns, name))
+            await self.revisions.delete(ns, name)
 
     async def bump_collision_count(self, ds: Obj) -> None:
         """``status.collisionCount + 1`` through /status, unless someone changed it already."""
@@ -85,23 +81,6 @@ class PlanApplier:
         if (fresh.get("status") or {}).get("collisionCount") == seen:
             fresh.setdefault("status", {})["collisionCount"] = (seen or 0) + 1
             await self.service.update(DAEMONSETS, _ns(ds), fresh["metadata"]["name"], fresh, subresource="status")
-
-    async def _create_revision(self, ns: str, body: Obj) -> None:
-        """Create through the service's checks (a dry run), then store the exact bytes."""
-        prepared = await self.service.create(REVISIONS, ns, body, WriteOptions(dry_run=True))
-        try:
-            await self.store.create(REVISIONS.key, revision_bytes(orjson.loads(prepared.raw)))
-        except store_errors.AlreadyExists:
-            raise APIError(409, "AlreadyExists", f"controllerrevision {body['metadata']['name']} exists") from None
-
-    async def _update_revision(self, ns: str, name: str, change: Callable[[Obj], object]) -> None:
-        try:
-            stored = await self.store.get(REVISIONS.key, ns, name)
-        except store_errors.NotFound:
-            return
-        revision = stored.decode()
-        change(revision)
-        await self.store.update(REVISIONS.key, revision_bytes(revision), expect_rv=stored.rv)
 
     # ---- pods ---------------------------------------------------------------------------------
 
@@ -167,7 +146,8 @@ class PlanApplier:
         """PUT /status with the counters replaced; on a conflict re-read and retry once."""
         current = ds
         for attempt in range(2):
-            body = {**current, "status": status.apply_to(current.get("status") or {})}
+            counters = status.apply_to(current.get("status") or {})
+            body = {**current, "metadata": dict(current["metadata"]), "status": counters}
             try:
                 await self.service.update(DAEMONSETS, _ns(ds), ds["metadata"]["name"], body, subresource="status")
                 return
@@ -210,25 +190,3 @@ def _copy(body: Obj) -> Obj:
     """A private copy: the service fills the body it is given in place."""
     copied: Obj = orjson.loads(orjson.dumps(body))
     return copied
-
-
-def _labelled(value: str) -> Callable[[Obj], None]:
-    """A change giving a revision the hash label ``value`` (its own name, as upstream labels it)."""
-
-    def change(revision: Obj) -> None:
-        revision["metadata"].setdefault("labels", {})[HASH_LABEL] = value
-
-    return change
-
-
-def _set_owner(revision: Obj, ref: Obj) -> None:
-    refs = [r for r in revision["metadata"].get("ownerReferences") or [] if r.get("uid") != ref["uid"]]
-    revision["metadata"]["ownerReferences"] = [*refs, ref]
-
-
-def _drop_owner(revision: Obj, uid: str) -> None:
-    refs = [r for r in revision["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-    if refs:
-        revision["metadata"]["ownerReferences"] = refs
-    else:
-        revision["metadata"].pop("ownerReferences", None)

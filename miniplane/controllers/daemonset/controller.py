@@ -21,12 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from miniplane.controllers.daemonset import events, triggers
-from miniplane.controllers.daemonset.apply import DAEMONSETS, PODS, REVISIONS, PlanApplier
+from miniplane.controllers.daemonset.apply import DAEMONSETS, PODS, PlanApplier
 from miniplane.controllers.daemonset.backoff import Backoff, prune_backoff
 from miniplane.controllers.daemonset.claim import selector, selects_all
 from miniplane.controllers.daemonset.history import plan_history
 from miniplane.controllers.daemonset.pacing import Pacer
 from miniplane.controllers.daemonset.plan import compute_plan
+from miniplane.controllers.daemonset.revisions import REVISIONS
 from miniplane.controllers.feed import Feed
 from miniplane.controllers.recorder import EventRecorder
 from miniplane.controllers.workqueue import WorkQueue
