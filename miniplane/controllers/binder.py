@@ -23,7 +23,7 @@ from typing import Any
 
 from miniplane.api.resources import bind_pod
 from miniplane.controllers.bound_pods import BoundPods, PodKey
-from miniplane.controllers.feed import Feed
+from miniplane.controllers.feed import Feed, run_feeds
 from miniplane.controllers.recorder import EventRecorder
 from miniplane.controllers.workqueue import WorkQueue
 from miniplane.objects.errors import APIError
@@ -60,15 +60,7 @@ class Binder:
             Feed(self.service.store, NODES.key, self._list_nodes, self._on_node),
             Feed(self.service.store, PODS.key, self._list_pods, self._on_pod),
         ]
-        for feed in feeds:
-            await feed.prime()
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                for feed in feeds:
-                    tasks.create_task(feed.run())
-                tasks.create_task(self._work())
-        finally:
-            self.queue.shut_down()
+        await run_feeds(feeds, self.queue, [self._work])
 
     # ---- event handlers (no I/O) --------------------------------------------------------------
 

@@ -8,9 +8,12 @@ set, so a consumer that caches objects can drop the ones that disappeared meanwh
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
+from miniplane.controllers.workqueue import WorkQueue
 from miniplane.store import errors as store_errors
 from miniplane.store.base import Query, Store, StoredObject, WatchEvent
 
@@ -56,3 +59,19 @@ class Feed:
             except (store_errors.Gone, store_errors.WatchOverflow) as err:
                 log.info("watch of %s restarts with a list: %s", self.resource, err)
                 await self.prime()
+
+
+async def run_feeds(
+    feeds: Sequence[Feed], queue: WorkQueue[Any], workers: Sequence[Callable[[], Coroutine[Any, Any, None]]]
+) -> None:
+    """Prime every feed, then run the feeds' watches and the workers until cancelled; shut the queue down after."""
+    for feed in feeds:
+        await feed.prime()
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            for feed in feeds:
+                tasks.create_task(feed.run())
+            for worker in workers:
+                tasks.create_task(worker())
+    finally:
+        queue.shut_down()

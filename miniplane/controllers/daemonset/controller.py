@@ -28,7 +28,7 @@ from miniplane.controllers.daemonset.history import plan_history
 from miniplane.controllers.daemonset.pacing import Pacer
 from miniplane.controllers.daemonset.plan import compute_plan
 from miniplane.controllers.daemonset.revisions import REVISIONS
-from miniplane.controllers.feed import Feed
+from miniplane.controllers.feed import Feed, run_feeds
 from miniplane.controllers.recorder import EventRecorder
 from miniplane.controllers.workqueue import WorkQueue
 from miniplane.objects.errors import APIError
@@ -69,17 +69,7 @@ class DaemonSetController:
             Feed(self.store, REVISIONS.key, self._list_owned, self._on_revision),
             Feed(self.store, PODS.key, self._list_owned, self._on_pod),
         ]
-        for feed in feeds:
-            await feed.prime()
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                for feed in feeds:
-                    tasks.create_task(feed.run())
-                for _ in range(self.workers):
-                    tasks.create_task(self._work())
-                tasks.create_task(self._prune_backoff())
-        finally:
-            self.queue.shut_down()
+        await run_feeds(feeds, self.queue, [self._work] * self.workers + [self._prune_backoff])
 
     # ---- event handlers (no I/O) --------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import TypeVar
 
-from miniplane.controllers.feed import Feed
+from miniplane.controllers.feed import Feed, run_feeds
 from miniplane.controllers.workqueue import WorkQueue
 from miniplane.objects.errors import APIError
 from miniplane.selectors import FieldRequirement, FieldSelector
@@ -28,15 +28,7 @@ K = TypeVar("K", bound=Hashable)
 
 async def serve(feeds: Sequence[Feed], queue: WorkQueue[K], handle: Callable[[K], Awaitable[None]]) -> None:
     """Prime every feed, then watch them and work the queue until cancelled."""
-    for feed in feeds:
-        await feed.prime()
-    try:
-        async with asyncio.TaskGroup() as tasks:
-            for feed in feeds:
-                tasks.create_task(feed.run())
-            tasks.create_task(_work(queue, handle))
-    finally:
-        queue.shut_down()
+    await run_feeds(feeds, queue, [lambda: _work(queue, handle)])
 
 
 async def _work(queue: WorkQueue[K], handle: Callable[[K], Awaitable[None]]) -> None:
