@@ -557,3 +557,89 @@ def test_rolling_update_follows_changing_tolerations(cluster: Cluster) -> None:
 
     http.patch(path, {"spec": {"template": {"spec": {"tolerations": None}}}})
     wait_for(lambda: settled([], set()) is not None and s.status_ok("tolerant", 0), what="no pods left")
+
+
+def _owner_ref(ds: Obj) -> Obj:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "name": ds["metadata"]["name"],
+        "uid": ds["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def test_launch_with_hash_collision(cluster: Cluster) -> None:
+    """§7.3 TestLaunchWithHashCollision: a revision squatting on the new template's name forces collisionCount + 1."""
+    from miniplane.controllers.daemonset.history import revision_data, revision_hash
+
+    s = Scenario(cluster, "hash-collision", nodes=2)
+    s.create(daemonset("hc", s.selector))
+    wait_for(lambda: len(s.active_pods("hc")) == 2, what="2 pods")
+    ds = s.ds("hc")
+    future = json.loads(json.dumps(ds["spec"]["template"]))
+    future["spec"]["containers"][0]["image"] = "busybox:2"
+    squatter = f"hc-{revision_hash(revision_data(future), ds['status'].get('collisionCount'))}"
+    [current] = s.http.items(s.cr_path)
+    old_data = current["data"]  # a squatter with the old template's data under the new template's name
+    s.http.post(
+        s.cr_path,
+        {
+            "metadata": {"name": squatter, "labels": {"app": "hc"}, "ownerReferences": [_owner_ref(ds)]},
+            "data": old_data,
+            "revision": 99,
+        },
+    )
+    before = int(ds["status"].get("collisionCount", 0))
+    s.http.patch(
+        f"{s.ds_path}/hc",
+        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "busybox:2"}]}}}},
+        kind="strategic-merge",
+    )
+    wait_for(lambda: int(s.ds("hc")["status"].get("collisionCount", 0)) == before + 1, what="collisionCount + 1")
+    wait_for(
+        lambda: sorted(p["spec"]["containers"][0]["image"] for p in s.active_pods("hc")) == ["busybox:2"] * 2,
+        timeout=30,
+        what="pods with the new template",
+    )
+    hashes = {p["metadata"]["labels"]["controller-revision-hash"] for p in s.active_pods("hc")}
+    assert f"hc-{hashes.pop()}" != squatter
+
+
+def test_pods_relabelled_after_dedup_of_current_revisions(cluster: Cluster) -> None:
+    """§7.3 TestDSCUpdatesPodLabelAfterDedupCurHistories: a duplicate current revision with a higher number wins;
+    pods take its hash and the other one goes."""
+    s = Scenario(cluster, "dedup", nodes=2)
+    s.create(daemonset("dd", s.selector))
+    wait_for(lambda: len(s.active_pods("dd")) == 2, what="2 pods")
+    ds = s.ds("dd")
+    [original] = s.http.items(s.cr_path)
+    data = original["data"]
+    duplicate = "dd-dupl1cate"
+    s.http.post(
+        s.cr_path,
+        {
+            "metadata": {
+                "name": duplicate,
+                "labels": {"app": "dd", "controller-revision-hash": duplicate},
+                "ownerReferences": [_owner_ref(ds)],
+            },
+            "data": data,
+            "revision": int(original["revision"]) + 1,
+        },
+    )
+    s.http.post("/api/v1/nodes", node("dedup-extra", s.selector))  # a node event forces a sync
+    wait_for(
+        lambda: [r["metadata"]["name"] for r in s.http.items(s.cr_path)] == [duplicate],
+        timeout=30,
+        what="only the duplicate revision left",
+    )
+    wait_for(
+        lambda: (
+            {p["metadata"]["labels"].get("controller-revision-hash") for p in s.active_pods("dd")} == {duplicate}
+            and len(s.active_pods("dd")) == 3
+        ),
+        timeout=30,
+        what="every pod relabelled to the kept hash",
+    )
