@@ -643,3 +643,39 @@ def test_pods_relabelled_after_dedup_of_current_revisions(cluster: Cluster) -> N
         timeout=30,
         what="every pod relabelled to the kept hash",
     )
+
+
+def _affinity(*terms: Obj) -> Obj:
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": list(terms)}}}
+
+
+def test_complex_daemon_with_node_affinity(cluster: Cluster) -> None:
+    """§7.1 item 3: required node affinity ``daemonset-color In [blue]`` follows node labels."""
+    s = Scenario(cluster, "affinity-color", nodes=2)
+    ds = daemonset("color", s.selector)
+    ds["spec"]["template"]["spec"]["affinity"] = _affinity(
+        {"matchExpressions": [{"key": "daemonset-color", "operator": "In", "values": ["blue"]}]}
+    )
+    s.create(ds)
+    assert s.active_pods("color") == []
+    s.http.patch(f"/api/v1/nodes/{s.nodes[0]}", {"metadata": {"labels": {"daemonset-color": "blue"}}})
+    wait_for(lambda: [p["spec"]["nodeName"] for p in s.active_pods("color")] == [s.nodes[0]], what="a pod on blue")
+    s.http.patch(f"/api/v1/nodes/{s.nodes[0]}", {"metadata": {"labels": {"daemonset-color": None}}})
+    wait_for(lambda: s.active_pods("color") == [], what="no pod once the label is gone")
+
+
+def test_node_affinity_with_ored_terms_and_match_fields(cluster: Cluster) -> None:
+    """§7.3 TestDaemonSetWithNodeSelectorLaunchesPods: terms ``zone In [test]`` OR ``metadata.name In [node]``."""
+    s = Scenario(cluster, "affinity-terms", nodes=3)
+    s.http.patch(f"/api/v1/nodes/{s.nodes[0]}", {"metadata": {"labels": {"zone": "test"}}})
+    ds = daemonset("terms", s.selector)
+    ds["spec"]["template"]["spec"]["affinity"] = _affinity(
+        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["test"]}]},
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [s.nodes[1]]}]},
+    )
+    s.create(ds)
+    wait_for(
+        lambda: sorted(p["spec"]["nodeName"] for p in s.active_pods("terms")) == sorted(s.nodes[:2]),
+        what="pods on the zone node and the named node only",
+    )
+    wait_for(lambda: s.ds("terms")["status"].get("numberReady") == 2, what="2 ready")
