@@ -12,9 +12,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
+
+from tests.cluster import Server, start_server
 
 T = TypeVar("T")
 Obj = dict[str, Any]
@@ -211,3 +215,63 @@ class FakeKubelet(threading.Thread):
         except urllib.error.HTTPError as err:
             if err.code not in (404, 409):
                 raise
+
+
+@dataclass
+class Cluster:
+    """A real server (node lifecycle kept out of the way) with a fake kubelet."""
+
+    server: Server
+    http: Http
+    kubelet: FakeKubelet
+
+
+def running_cluster(data_dir: Path) -> Iterator[Cluster]:
+    """Start a server and a fake kubelet for a module fixture; stop both afterwards."""
+    server = start_server(data_dir, "--node-monitor-grace-period", "1h")
+    http = Http(server.url)
+    kubelet = FakeKubelet(http)
+    kubelet.start()
+    yield Cluster(server, http, kubelet)
+    kubelet.stop()
+    server.stop()
+
+
+def is_ready(pod: Obj) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+class NamespaceScenario:
+    """One test's namespace and nodes (labelled ``suite: <namespace>``) and its DaemonSet paths."""
+
+    def __init__(self, cluster: Cluster, name: str, nodes: int = 0, **node_args: Any) -> None:
+        self.server, self.http, self.ns = cluster.server, cluster.http, name
+        self.selector = {"suite": name}
+        self.http.post("/api/v1/namespaces", {"metadata": {"name": name}})
+        self.nodes = [f"{name}-{i}" for i in range(nodes)]
+        for node_name in self.nodes:
+            self.http.post("/api/v1/nodes", node(node_name, self.selector, **node_args))
+
+    @property
+    def ds_path(self) -> str:
+        return f"{APPS}/namespaces/{self.ns}/daemonsets"
+
+    @property
+    def cr_path(self) -> str:
+        return f"{APPS}/namespaces/{self.ns}/controllerrevisions"
+
+    def create(self, ds: Obj) -> Obj:
+        return self.http.post(self.ds_path, ds)
+
+    def ds(self, name: str) -> Obj:
+        return self.http.get(f"{self.ds_path}/{name}")
+
+    def all_pods(self, name: str) -> list[Obj]:
+        return self.http.items(f"/api/v1/namespaces/{self.ns}/pods?labelSelector=app%3D{name}")
+
+    def revisions(self, name: str) -> list[Obj]:
+        return self.http.items(f"{self.cr_path}?labelSelector=app%3D{name}")
+
+    def kubectl(self, *args: str, check: bool = True) -> str:
+        return self.server.kubectl(*args, "-n", self.ns, check=check).stdout

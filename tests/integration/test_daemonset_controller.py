@@ -12,15 +12,23 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from kubernetes import client, config
 
 from miniplane.controllers.daemonset.history import revision_data
-from tests.cluster import Server, start_server
-from tests.integration.daemonset_kit import APPS, FakeKubelet, Http, Obj, daemonset, node, wait_for
+from tests.integration.daemonset_kit import (
+    APPS,
+    Cluster,
+    NamespaceScenario,
+    Obj,
+    daemonset,
+    is_ready,
+    node,
+    running_cluster,
+    wait_for,
+)
 
 AUTOMATIC_TOLERATIONS = [
     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
@@ -32,55 +40,23 @@ AUTOMATIC_TOLERATIONS = [
 ]
 
 
-@dataclass
-class Cluster:
-    server: Server
-    http: Http
-    kubelet: FakeKubelet
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    server = start_server(tmp_path_factory.mktemp("ds"), "--node-monitor-grace-period", "1h")
-    http = Http(server.url)
-    kubelet = FakeKubelet(http)
-    kubelet.start()
-    yield Cluster(server, http, kubelet)
-    kubelet.stop()
-    server.stop()
+    yield from running_cluster(tmp_path_factory.mktemp("ds"))
 
 
-class Scenario:
-    """One test's namespace, nodes and DaemonSet paths."""
+class Scenario(NamespaceScenario):
+    """A namespace with three nodes by default; ``pods`` leaves terminating pods out."""
 
     def __init__(self, cluster: Cluster, name: str, nodes: int = 3, **node_args: Any) -> None:
-        self.server, self.http, self.ns = cluster.server, cluster.http, name
-        http = self.http
-        self.selector = {"suite": name}
-        http.post("/api/v1/namespaces", {"metadata": {"name": name}})
-        self.nodes = [f"{name}-{i}" for i in range(nodes)]
-        for node_name in self.nodes:
-            http.post("/api/v1/nodes", node(node_name, self.selector, **node_args))
-
-    def create(self, ds: Obj) -> Obj:
-        return self.http.post(f"{APPS}/namespaces/{self.ns}/daemonsets", ds)
-
-    def ds(self, name: str) -> Obj:
-        return self.http.get(f"{APPS}/namespaces/{self.ns}/daemonsets/{name}")
+        super().__init__(cluster, name, nodes, **node_args)
 
     def pods(self, name: str, *, live: bool = True) -> list[Obj]:
-        pods = self.http.items(f"/api/v1/namespaces/{self.ns}/pods?labelSelector=app%3D{name}")
-        return [p for p in pods if not (live and p["metadata"].get("deletionTimestamp"))]
-
-    def revisions(self, name: str) -> list[Obj]:
-        return self.http.items(f"{APPS}/namespaces/{self.ns}/controllerrevisions?labelSelector=app%3D{name}")
-
-    def kubectl(self, *args: str) -> str:
-        return self.server.kubectl(*args, "-n", self.ns, check=True).stdout
+        return [p for p in self.all_pods(name) if not (live and p["metadata"].get("deletionTimestamp"))]
 
     def running_on_all(self, name: str, nodes: list[str] | None = None) -> list[Obj] | None:
         """One available pod on each wanted node and none elsewhere (RUNNING-ON-ALL), or None."""
-        pods = [p for p in self.pods(name) if _ready(p)]
+        pods = [p for p in self.pods(name) if is_ready(p)]
         placed = sorted(p["spec"].get("nodeName", "") for p in pods)
         return pods if placed == sorted(self.nodes if nodes is None else nodes) else None
 
@@ -92,10 +68,6 @@ class Scenario:
 
     def node_path(self, index: int) -> str:
         return f"/api/v1/nodes/{self.nodes[index]}"
-
-
-def _ready(pod: Obj) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
 
 
 def _hash(obj: Obj) -> str:
@@ -203,7 +175,7 @@ def test_noschedule_taint_keeps_the_pod_noexecute_removes_it(cluster: Cluster) -
     wait_for(lambda: s.status_is("tolerant", desiredNumberScheduled=2, numberReady=2, numberMisscheduled=0))
 
 
-def test_a_not_ready_node_gets_no_new_pod_until_ready(cluster: Cluster) -> None:
+def test_a_not_ready_node_gets_no_new_pod_untilis_ready(cluster: Cluster) -> None:
     http = cluster.http
     s = Scenario(cluster, "notready", nodes=1)
     http.post("/api/v1/nodes", node("notready-late", s.selector, ready=False))
@@ -240,7 +212,7 @@ def _update_and_watch(s: Scenario, name: str, image: str) -> tuple[int, int]:
             else:
                 pods[pod["metadata"]["name"]] = pod
             per_node = Counter(p["spec"].get("nodeName") or _target(p) for p in pods.values())
-            ready = {p["spec"].get("nodeName") for p in pods.values() if _ready(p)}
+            ready = {p["spec"].get("nodeName") for p in pods.values() if is_ready(p)}
             worst = max(worst, sum(n not in ready for n in s.nodes))
             crowded = max(crowded, *per_node.values())
             images = {p["spec"]["containers"][0]["image"] for p in pods.values()}

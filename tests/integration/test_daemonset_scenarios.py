@@ -11,65 +11,39 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client, config
 
-from tests.cluster import Server, start_server
-from tests.integration.daemonset_kit import APPS, FakeKubelet, Http, Obj, daemonset, node, now, wait_for
-
-
-@dataclass
-class Cluster:
-    server: Server
-    http: Http
-    kubelet: FakeKubelet
+from tests.integration.daemonset_kit import (
+    APPS,
+    Cluster,
+    Http,
+    NamespaceScenario,
+    Obj,
+    daemonset,
+    is_ready,
+    node,
+    now,
+    running_cluster,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    server = start_server(tmp_path_factory.mktemp("scenarios"), "--node-monitor-grace-period", "1h")
-    http = Http(server.url)
-    kubelet = FakeKubelet(http)
-    kubelet.start()
-    yield Cluster(server, http, kubelet)
-    kubelet.stop()
-    server.stop()
+    yield from running_cluster(tmp_path_factory.mktemp("scenarios"))
 
 
-class Scenario:
-    """One test's namespace and nodes (labelled ``suite: <namespace>``)."""
-
-    def __init__(self, cluster: Cluster, name: str, nodes: int = 0, **node_args: Any) -> None:
-        self.server, self.http, self.ns = cluster.server, cluster.http, name
-        self.selector = {"suite": name}
-        self.http.post("/api/v1/namespaces", {"metadata": {"name": name}})
-        self.nodes = [f"{name}-{i}" for i in range(nodes)]
-        for node_name in self.nodes:
-            self.http.post("/api/v1/nodes", node(node_name, self.selector, **node_args))
-
-    @property
-    def ds_path(self) -> str:
-        return f"{APPS}/namespaces/{self.ns}/daemonsets"
-
-    @property
-    def cr_path(self) -> str:
-        return f"{APPS}/namespaces/{self.ns}/controllerrevisions"
-
-    def create(self, ds: Obj) -> Obj:
-        return self.http.post(self.ds_path, ds)
-
-    def ds(self, name: str) -> Obj:
-        return self.http.get(f"{self.ds_path}/{name}")
+class Scenario(NamespaceScenario):
+    """A namespace with no nodes by default."""
 
     def generation(self, name: str) -> int:
         return int(self.ds(name)["metadata"]["generation"])
 
     def pods(self, name: str) -> list[Obj]:
-        return self.http.items(f"/api/v1/namespaces/{self.ns}/pods?labelSelector=app%3D{name}")
+        return self.all_pods(name)
 
     def active_pods(self, name: str) -> list[Obj]:
         """Pods neither terminating nor in a terminal phase."""
@@ -80,17 +54,11 @@ class Scenario:
             and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
         ]
 
-    def revisions(self, name: str) -> list[Obj]:
-        return self.http.items(f"{self.cr_path}?labelSelector=app%3D{name}")
-
-    def kubectl(self, *args: str, check: bool = True) -> str:
-        return self.server.kubectl(*args, "-n", self.ns, check=check).stdout
-
     def running_on(self, name: str, nodes: list[str]) -> list[Obj] | None:
         """One ready pod on each of ``nodes`` and no other active pod, or None."""
         pods = self.active_pods(name)
         placed = sorted(p["spec"].get("nodeName", "") for p in pods)
-        return pods if placed == sorted(nodes) and all(_ready(p) for p in pods) else None
+        return pods if placed == sorted(nodes) and all(is_ready(p) for p in pods) else None
 
     def replaced(self, name: str, victim: str) -> list[Obj] | None:
         """A ready pod on every node, none of them ``victim``, or None."""
@@ -104,11 +72,6 @@ class Scenario:
         wanted = ("desiredNumberScheduled", "currentNumberScheduled", "numberReady", "numberAvailable")
         ok = all(status.get(key, 0) == count for key in wanted)
         return ds if ok and status.get("observedGeneration") == ds["metadata"]["generation"] else None
-
-
-def _ready(pod: Obj) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions", [])
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 def _condition_types(ds: Obj) -> list[str]:
