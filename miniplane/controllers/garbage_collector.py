@@ -107,7 +107,8 @@ class GarbageCollector:
                 await self._empty_namespace(obj.namespace)
             return
         self._index(obj)
-        await self._check_owner(key, obj.decode())
+        if b'"deletionTimestamp"' in obj.raw:
+            await self._check_owner(key, obj.decode())
         await self._collect_orphaned(key)
 
     def owners_of(self, key: Key) -> tuple[str, ...]:
@@ -118,6 +119,8 @@ class GarbageCollector:
 
     def _index(self, obj: StoredObject) -> None:
         key = (obj.resource, obj.namespace, obj.name)
+        if key in self.uid_of and key not in self.owners and not _may_matter(obj):
+            return  # a known object without owners or deletion: nothing to index (Lease renewals, status writes)
         data = obj.decode()
         meta = data.get("metadata", {})
         if meta.get("uid"):
@@ -268,3 +271,8 @@ class GarbageCollector:
 
 def _key_object(key: Key) -> StoredObject:
     return StoredObject(key[0], key[1], key[2], 0, b"{}", {}, {})
+
+
+def _may_matter(obj: StoredObject) -> bool:
+    """Whether an update can change the collector's index: owner references or a deletion in its bytes."""
+    return b'"ownerReferences"' in obj.raw or b'"deletionTimestamp"' in obj.raw
