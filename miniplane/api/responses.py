@@ -37,7 +37,12 @@ def list_body(info: ResourceInfo, items: list[StoredObject], rv: int, cont: str 
         meta["continue"] = cont
         meta["remainingItemCount"] = remaining
     head = orjson.dumps({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta})
-    return head[:-1] + b',"items":[' + b",".join(i.raw for i in items) + b"]}"
+    # One copy of the items' bytes: a list of 10,000 Nodes is 34 MB, and every extra ``+`` of it
+    # costs the server tens of milliseconds (allocation and page faults).
+    parts = [i.raw for i in items] or [b""]
+    parts[0] = head[:-1] + b',"items":[' + parts[0]
+    parts[-1] += b"]}"
+    return b",".join(parts)
 
 
 def table_body(info: ResourceInfo, objs: list[dict[str, Any]], rv: int, include_object: str, cont: str = "") -> bytes:

@@ -12,6 +12,7 @@ from typing import Any
 PodKey = tuple[str, str]  # (namespace, name)
 Obj = dict[str, Any]
 _CONTAINER_FIELDS = ("resources", "ports", "restartPolicy")
+_POD_AFFINITY = ("podAffinity", "podAntiAffinity")
 
 
 class BoundPods:
@@ -61,9 +62,12 @@ class BoundPods:
 
 
 def _slim(pod: Obj) -> Obj:
-    """What the filters read of a bound pod: identity, labels, phase, requests, host ports, affinity."""
+    """What the filters read of a bound pod: identity, labels, phase, requests, host ports, pod (anti-)affinity."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
-    slim_spec = {k: spec[k] for k in ("nodeName", "overhead", "resources", "affinity") if k in spec}
+    slim_spec = {k: spec[k] for k in ("nodeName", "overhead", "resources") if k in spec}
+    affinity = {k: v for k, v in (spec.get("affinity") or {}).items() if k in _POD_AFFINITY}
+    if affinity:  # node affinity is only read of the pod being scheduled
+        slim_spec["affinity"] = affinity
     for key in ("containers", "initContainers"):
         slim_spec[key] = [{k: c[k] for k in _CONTAINER_FIELDS if k in c} for c in spec.get(key) or []]
     return {

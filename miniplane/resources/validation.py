@@ -93,7 +93,10 @@ def _meta(
 
 def _daemonset(obj: Object, old: Object | None) -> list[Cause]:
     spec = mapping(obj.get("spec"))
-    causes = _meta("DaemonSet", obj, old) + _daemonset_spec(spec)
+    causes = _meta("DaemonSet", obj, old)
+    if old is not None and spec == mapping(old.get("spec")):
+        return causes  # unchanged (status and metadata writes): it passed when stored, as Kubernetes ratchets
+    causes += _daemonset_spec(spec)
     if old is not None:
         selector, old_selector = spec.get("selector"), mapping(old.get("spec")).get("selector")
         if semantic(selector) != semantic(old_selector):
@@ -214,9 +217,13 @@ def _controller_revision(obj: Object, old: Object | None) -> list[Cause]:
 
 def _pod(obj: Object, old: Object | None) -> list[Cause]:
     spec = mapping(obj.get("spec"))
-    causes = _meta("Pod", obj, old) + pod_spec(spec, "spec", is_pod=True)
-    if old is not None:
-        causes += pod_spec_update(spec, mapping(old.get("spec")))
+    causes = _meta("Pod", obj, old)
+    old_spec = None if old is None else mapping(old.get("spec"))
+    if spec == old_spec:
+        return causes  # unchanged (status writes): Kubernetes' status update does not look at the spec
+    causes += pod_spec(spec, "spec", is_pod=True)
+    if old_spec is not None:
+        causes += pod_spec_update(spec, old_spec)
     return causes
 
 

@@ -232,11 +232,10 @@ def from_raw(resource: str, namespace: str, name: str, rv: int, raw: bytes, old:
 def _stored(
     resource: str, namespace: str, name: str, rv: int, raw: bytes, obj: Mapping[str, Any], old: StoredObject | None
 ) -> StoredObject:
-    labels = _interned(obj["metadata"].get("labels") or _EMPTY)
-    fields = _interned(selectable_fields(resource, obj))
-    if old is not None:
-        labels = old.labels if labels == old.labels else labels
-        fields = old.fields if fields == old.fields else fields
+    labels: Mapping[str, str] = obj["metadata"].get("labels") or _EMPTY
+    fields: Mapping[str, str] = selectable_fields(resource, obj)
+    labels = old.labels if old is not None and labels == old.labels else _interned(labels)
+    fields = old.fields if old is not None and fields == old.fields else _interned(fields)
     return StoredObject(resource, namespace, name, rv, raw, labels, fields)
 
 

@@ -111,8 +111,8 @@ class PlanApplier:
         errors = [err for err in await self.bounded(plan.delete, lambda pod: self._delete_pod(ds, pod)) if err]
         batch, start = 1, 0
         while start < len(plan.new_pods):
-            chunk = plan.new_pods[start : start + batch]
-            failed = [err for err in await self.bounded(chunk, lambda pod: self._create_pod(ds, pod)) if err]
+            chunk = range(start, min(start + batch, len(plan.new_pods)))  # each body is built when its turn comes
+            failed = [err for err in await self.bounded(chunk, lambda i: self._create_pod(ds, plan.new_pods[i])) if err]
             if failed:
                 errors += failed
                 break
@@ -132,8 +132,9 @@ class PlanApplier:
         return None
 
     async def _create_pod(self, ds: Obj, body: Obj) -> APIError | None:
+        """Create one pod from ``body`` (a plan's fresh body: the service fills it in place)."""
         try:
-            result = await self.service.create(PODS, _ns(ds), _copy(body))
+            result = await self.service.create(PODS, _ns(ds), body)
         except APIError as err:
             await self.recorder.record(ds, *_typed(events.failed_create(err.message)))
             return err
@@ -184,9 +185,3 @@ def _ns(ds: Obj) -> str:
 
 def _typed(event: events.Event) -> tuple[str, str, str]:
     return event.type, event.reason, event.message
-
-
-def _copy(body: Obj) -> Obj:
-    """A private copy: the service fills the body it is given in place."""
-    copied: Obj = orjson.loads(orjson.dumps(body))
-    return copied

@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import orjson
 
 from miniplane.controllers.daemonset.claim import controller_ref
 from miniplane.controllers.daemonset.podutil import GENERATION_LABEL, HASH_LABEL, template_generation
@@ -37,11 +38,24 @@ def new_pod(ds: Mapping[str, Any], node_name: str, current_hash: str) -> dict[st
     }
     for key in ("annotations", "finalizers"):
         if template_meta.get(key):
-            metadata[key] = copy.deepcopy(template_meta[key])
-    spec = copy.deepcopy(dict(template.get("spec") or {}))
+            metadata[key] = _copy(template_meta[key])
+    spec: dict[str, Any] = _copy(dict(template.get("spec") or {}))
     spec["tolerations"] = add_daemon_tolerations(spec.get("tolerations") or [], bool(spec.get("hostNetwork")))
     spec["affinity"] = pin_to_node(spec.get("affinity"), node_name)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+def pod_factory(ds: Mapping[str, Any], current_hash: str) -> Callable[[str], dict[str, Any]]:
+    """``new_pod(ds, node, current_hash)`` for many nodes: the node-independent body is built once,
+    and each call returns a fresh copy of it pinned to its node."""
+    encoded = orjson.dumps(new_pod(ds, "", current_hash))
+
+    def for_node(node_name: str) -> dict[str, Any]:
+        pod: dict[str, Any] = orjson.loads(encoded)
+        pod["spec"]["affinity"] = pin_to_node(pod["spec"]["affinity"], node_name)
+        return pod
+
+    return for_node
 
 
 def pin_to_node(affinity: Mapping[str, Any] | None, node_name: str) -> dict[str, Any]:
@@ -54,3 +68,8 @@ def pin_to_node(affinity: Mapping[str, Any] | None, node_name: str) -> dict[str,
     node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = pinned
     result["nodeAffinity"] = node_affinity
     return result
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data (the DaemonSet was decoded from JSON); far cheaper than ``copy.deepcopy``."""
+    return orjson.loads(orjson.dumps(value))

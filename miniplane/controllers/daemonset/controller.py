@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from miniplane.controllers.cached import decode_for_cache
 from miniplane.controllers.daemonset import events, triggers
 from miniplane.controllers.daemonset.apply import DAEMONSETS, PODS, PlanApplier
 from miniplane.controllers.daemonset.backoff import Backoff, prune_backoff
@@ -27,6 +28,7 @@ from miniplane.controllers.daemonset.claim import selector, selects_all
 from miniplane.controllers.daemonset.history import plan_history
 from miniplane.controllers.daemonset.pacing import Pacer
 from miniplane.controllers.daemonset.plan import compute_plan
+from miniplane.controllers.daemonset.podutil import planning_view
 from miniplane.controllers.daemonset.revisions import REVISIONS
 from miniplane.controllers.feed import Feed, run_feeds
 from miniplane.controllers.recorder import EventRecorder
@@ -89,12 +91,12 @@ class DaemonSetController:
             self.pacer.enqueue(key)
 
     def _list_nodes(self, items: list[StoredObject]) -> None:
-        self.nodes = {o.name: o.decode() for o in items}
+        self.nodes = {o.name: decode_for_cache(o) for o in items}
         self._list_owned(items)
 
     def _on_node(self, event: WatchEvent) -> None:
         old = self.nodes.pop(event.obj.name, None)
-        new = None if event.type == "DELETED" else event.obj.decode()
+        new = None if event.type == "DELETED" else decode_for_cache(event.obj)
         if new is not None:
             self.nodes[event.obj.name] = new
         for key in triggers.node_wakes(old, new, self.daemonsets):
@@ -163,7 +165,12 @@ class DaemonSetController:
             pods = await self._pods(key, ds)
         with self.pacer.planning(key):
             plan = compute_plan(ds, list(self.nodes.values()), pods, history.current_hash, self.clock(), self.backoff)
-        await self.applier.claim_pods(ds, plan, {p["metadata"]["name"]: p["metadata"].get("uid", "") for p in pods})
+            claimed = {*plan.adopt, *plan.release}
+            uids = {
+                p["metadata"]["name"]: p["metadata"].get("uid", "") for p in pods if p["metadata"]["name"] in claimed
+            }
+        del pods  # thousands of decoded pods: let them go before the writes, not after (the collector traverses them)
+        await self.applier.claim_pods(ds, plan, uids)
         errors = await self.applier.apply_pods(ds, plan)
         self.backoff.update(plan.backoff)
         await self.applier.delete_revisions(key[0], history.prune)
@@ -181,4 +188,6 @@ class DaemonSetController:
         sel, uid = selector(ds), ds["metadata"]["uid"].encode()
         items = (await self.store.list(PODS.key, Query(namespace=key[0])))[0]
         with self.pacer.planning(key):
-            return [o.decode() for o in items if (sel is not None and sel.matches(o.labels)) or uid in o.raw]
+            return [
+                planning_view(o.decode()) for o in items if (sel is not None and sel.matches(o.labels)) or uid in o.raw
+            ]

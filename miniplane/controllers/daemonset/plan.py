@@ -8,14 +8,14 @@ leaves them (creations as pending pods, deletions as terminating), as upstream's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from miniplane.controllers.daemonset import events
 from miniplane.controllers.daemonset.backoff import Backoff
-from miniplane.controllers.daemonset.build import new_pod
+from miniplane.controllers.daemonset.build import new_pod, pod_factory
 from miniplane.controllers.daemonset.claim import claim, selector, selects_all
 from miniplane.controllers.daemonset.manage import plan_for_node
 from miniplane.controllers.daemonset.podutil import (
@@ -32,12 +32,41 @@ from miniplane.scheduling.daemon import daemon_pod_spec, should_run_spec
 from miniplane.timeutil import rfc3339
 
 
+class PodBodies(Sequence[dict[str, Any]]):
+    """The pod bodies for a list of nodes, each built (fresh, owned by the caller) when read.
+
+    A sync over thousands of nodes holds only node names while its creations run in batches.
+    """
+
+    __slots__ = ("_ds", "_nodes", "_hash", "_make")
+
+    def __init__(self, ds: Mapping[str, Any], nodes: Sequence[str], current_hash: str) -> None:
+        self._ds, self._nodes, self._hash = ds, nodes, current_hash
+        self._make: Callable[[str], dict[str, Any]] | None = None  # built on first use
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if self._make is None:
+            self._make = pod_factory(self._ds, self._hash)
+        if isinstance(index, slice):
+            return [self._make(node) for node in self._nodes[index]]
+        return self._make(self._nodes[index])
+
+
 @dataclass(frozen=True, slots=True)
 class DaemonSetPlan:
     """Everything one sync decided."""
 
     create_on: tuple[str, ...] = ()  # node names that get a new daemon pod
-    new_pods: tuple[dict[str, Any], ...] = ()  # the pod body to create, one per ``create_on`` entry
+    new_pods: Sequence[dict[str, Any]] = ()  # the pod body to create, one per ``create_on`` entry
     delete: tuple[str, ...] = ()  # pod names
     adopt: tuple[str, ...] = ()  # orphan pods to patch the controller reference into
     release: tuple[str, ...] = ()  # owned pods that stopped matching: patch the reference out
@@ -108,7 +137,7 @@ def compute_plan(
     waits += _until_available(claimed.owned, min_ready, now)
     return DaemonSetPlan(
         create_on=tuple(create_on),
-        new_pods=tuple(new_pod(ds, n, current_hash) for n in create_on),
+        new_pods=PodBodies(ds, tuple(create_on), current_hash),
         delete=tuple(delete),
         adopt=claimed.adopt,
         release=claimed.release,
@@ -130,10 +159,11 @@ def _after(
     """The pods as the manage step leaves them: deletions terminating, creations pending."""
     stamp = rfc3339(now)
     view = {node: [_terminating(p, stamp) if name(p) in deleted else p for p in pods] for node, pods in by_node.items()}
-    for node_name in create_on:
-        pod = new_pod(ds, node_name, current_hash)
-        pod["metadata"]["creationTimestamp"] = stamp
-        view.setdefault(node_name, []).append(pod)
+    if create_on:  # one stand-in for every creation: the rollout reads labels and status, never the node
+        pending = new_pod(ds, create_on[0], current_hash)
+        pending["metadata"]["creationTimestamp"] = stamp
+        for node_name in create_on:
+            view.setdefault(node_name, []).append(pending)
     return view
 
 

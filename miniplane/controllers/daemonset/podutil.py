@@ -44,6 +44,16 @@ def target_node(pod: Pod) -> str | None:
     return None
 
 
+def planning_view(pod: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a decoded pod the DaemonSet decisions read (metadata without managedFields,
+    ``spec.nodeName`` and ``spec.affinity``, status): a sync holds thousands of them at once."""
+    meta = pod.get("metadata") or {}
+    meta.pop("managedFields", None)
+    spec = pod.get("spec") or {}
+    pod["spec"] = {k: spec[k] for k in ("nodeName", "affinity") if k in spec}
+    return pod
+
+
 def is_bound(pod: Pod) -> bool:
     return bool((pod.get("spec") or {}).get("nodeName"))
 

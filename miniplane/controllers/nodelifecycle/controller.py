@@ -67,7 +67,7 @@ class NodeLifecycleController:
         self.recorder = EventRecorder(service, SOURCE_COMPONENT, clock)
         self.queue: WorkQueue[Key] = WorkQueue()
         self.nodes: dict[str, StoredObject] = {}
-        self.renewed: dict[str, datetime] = {}  # node → its Lease's newest renewTime
+        self.leases: dict[str, StoredObject] = {}  # node → its Lease (decoded only when a deadline needs it)
         self.first_seen: dict[str, datetime] = {}
         self.unknown: set[str] = set()  # nodes whose Ready condition is Unknown
         self.noexecute: dict[str, tuple[TimedTaint, ...]] = {}  # node → its NoExecute taints, with start times
@@ -106,16 +106,18 @@ class NodeLifecycleController:
         self.unknown.discard(name)
 
     def _list_leases(self, items: list[StoredObject]) -> None:
-        self.renewed.clear()
-        for obj in items:
-            self._on_lease(WatchEvent("ADDED", obj))
+        self.leases = {obj.name: obj for obj in items}
 
     def _on_lease(self, event: WatchEvent) -> None:
-        renewed = None if event.type == "DELETED" else lease_renew_time(event.obj.decode())
-        if renewed is None:
-            self.renewed.pop(event.obj.name, None)
+        if event.type == "DELETED":
+            self.leases.pop(event.obj.name, None)
         else:
-            self.renewed[event.obj.name] = renewed
+            self.leases[event.obj.name] = event.obj
+
+    def _renewed(self, name: str) -> datetime | None:
+        """The newest ``renewTime`` of the node's Lease (renewals come far more often than deadlines)."""
+        lease = self.leases.get(name)
+        return None if lease is None else lease_renew_time(lease.decode())
 
     def _list_pods(self, items: list[StoredObject]) -> None:
         for obj in items:
@@ -153,7 +155,7 @@ class NodeLifecycleController:
         node = stored.decode()
         now = self.clock()
         first_seen = self.first_seen.setdefault(name, now)
-        plan = plan_node(node, self.renewed.get(name), first_seen, now, self.grace, self.startup_grace)
+        plan = plan_node(node, self._renewed(name), first_seen, now, self.grace, self.startup_grace)
         if plan.recheck_at is not None:
             self._at(("node", name), plan.recheck_at)
         if plan.conditions is not None:

@@ -9,6 +9,7 @@ import pytest
 
 from miniplane.controllers.daemonset import events
 from miniplane.controllers.daemonset.backoff import Backoff, backoff_key, next_backoff, prune_backoff
+from miniplane.controllers.daemonset.build import new_pod
 from miniplane.controllers.daemonset.plan import compute_plan
 from tests.unit.controllers.daemonset.builders import T0, make_ds, make_node, make_pod
 
@@ -225,3 +226,24 @@ def test_outcome_event_messages() -> None:
     assert events.deleted("p").message == "Deleted pod: p"
     assert events.failed_create("boom") == events.Event("Warning", "FailedCreate", "Error creating: boom")
     assert events.failed_delete("boom").message == "Error deleting: boom"
+
+
+def test_planned_bodies_equal_new_pod_for_each_node() -> None:
+    """``new_pods`` builds each body on access from a per-DaemonSet factory; it must equal ``new_pod``."""
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}]
+            },
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "preference": {}}],
+        },
+    }
+    ds = make_ds(generation=3, affinity=affinity, tolerations=[{"key": "a", "operator": "Exists"}])
+    nodes = [make_node(n, {"disk": "ssd"}) for n in ("n1", "n2", "n3")]
+    plan = compute_plan(ds, nodes, [], "h1", NOW)
+    assert plan.create_on == ("n1", "n2", "n3")
+    bodies = list(plan.new_pods)
+    assert bodies == [new_pod(ds, n, "h1") for n in plan.create_on]
+    assert plan.new_pods[1:] == bodies[1:]
+    bodies[0]["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"].clear()
+    assert plan.new_pods[0] == new_pod(ds, "n1", "h1")  # each read is a fresh copy
