@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: help install venv test check up bench bench-api bench-agent bench-controller bench-durability clean
+.PHONY: help install venv test check up bench bench-all bench-api bench-agent bench-controller bench-durability bench-mqtt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,8 @@ venv: $(BIN)/activate
 
 install: venv ## install miniplane and everything the tests need into .venv
 	$(PY) -m pip install --quiet -e '.[test]'
+	command -v mosquitto >/dev/null && command -v iptables >/dev/null || \
+		{ apt-get update && apt-get install -y mosquitto mosquitto-clients iptables; }
 
 test: install ## run the whole test suite (unit, integration, end to end)
 	$(PY) -m pytest -q
@@ -29,7 +31,10 @@ check: install ## lint (ruff) and type-check (mypy)
 up: install ## a local cluster with the seed example applied
 	$(BIN)/miniplane up --agents 3 --apply configs/log-collector-daemonset.yaml
 
-bench: bench-api bench-controller bench-agent bench-durability ## every benchmark
+bench: install ## the fleet benchmark (simulated nodes, targets T1-T9): one table, about 20 minutes
+	$(PY) -m bench.fleet
+
+bench-all: bench bench-api bench-controller bench-agent bench-durability ## every benchmark
 
 bench-api: install ## API throughput: creates/s, gets/s, list of 10,000 pods, watch fan-out
 	$(PY) -m bench.api
@@ -42,6 +47,9 @@ bench-agent: install ## one agent: idle RSS/CPU with 10 pods, pod start latency 
 
 bench-durability: install ## writes/s with durability on and off, recovery of 100,000 objects
 	$(PY) -m bench.durability
+
+bench-mqtt: install ## MQTT: failure detection p50/p99 over 20 kills, heartbeat intake/s, converge MQTT vs HTTP
+	$(PY) -m bench.mqtt
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,10 +1,11 @@
 """``miniplane agent``: join the cluster as a node and run the pods bound to it.
 
-Start-up: adopt the containers a previous run left (the runtime's shims keep them alive), start
-the logs/exec endpoint, register the Node, then run concurrently: Lease renewals every
-heartbeat interval, Node status on change (or every 30 intervals, Kubernetes' 10 s / 5 min), the
-pod watch feeding the sync loop, and the sync loop itself. SIGTERM/SIGINT stop every pod
-gracefully, then the agent.
+Start-up: adopt the containers a previous run left (the runtime's shims keep them alive), trade
+the join token for this node's credential (``miniplane.wire.join``), start the logs/exec endpoint
+(which only the server, presenting that credential, may call), register the Node, then run
+concurrently: Lease renewals every heartbeat interval, Node status on change (or every 30
+intervals, Kubernetes' 10 s / 5 min), the pod watch feeding the sync loop, and the sync loop itself.
+SIGTERM/SIGINT stop every pod gracefully, then the agent.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from aiohttp import web
 from agent.endpoint import Endpoint
 from agent.env import PodContext
 from agent.loop import SyncLoop
+from agent.mqtt.transport import MQTTTransport
 from agent.node import NodeConfig, node_object, node_status
 from agent.restarts import BackoffPolicy
 from agent.runtime.process import ProcessRuntime
 from agent.transport import HTTPTransport, Transport, retrying
-from miniplane.wire.client import APIError, Client
+from miniplane.mqtt.protocol import BrokerAddress
+from miniplane.wire.client import APIError
+from miniplane.wire.join import join
 
 log = logging.getLogger("miniplane.agent")
 
@@ -37,12 +41,15 @@ STATUS_REPORT_EVERY = 30  # heartbeats: 10 s x 30 = Kubernetes' 5 min nodeStatus
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     server: str
-    token: str
+    token: str  # the cluster's join token, traded for this node's own credential
     node: NodeConfig
     root: Path
     heartbeat_interval: float = 10.0
     backoff: BackoffPolicy = BackoffPolicy()
     stop_grace: float = 30.0
+    transport: str = "http"  # or "mqtt" (agent/mqtt/, docs/mqtt.md)
+    mqtt_broker: str = ""
+    mqtt_keepalive: int = 10
 
 
 def _without_heartbeats(status: dict[str, Any]) -> dict[str, Any]:
@@ -122,15 +129,28 @@ async def run_agent(config: AgentConfig, listen_host: str = "0.0.0.0", port: int
     log.info("adopted containers from a previous run: %s", report)
     for warning in runtime.features.warnings():
         log.warning("%s", warning)
+    credentials = await retrying(
+        "joining the cluster", join, config.server, config.token, config.node.name, config.root
+    )
     agent: Agent | None = None
-    endpoint = Endpoint(runtime, lambda ns, name: agent.lookup(ns, name) if agent else None, config.token)
+    endpoint = Endpoint(runtime, lambda ns, name: agent.lookup(ns, name) if agent else None, credentials.token)
     runner = web.AppRunner(endpoint.app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, listen_host, port)
     await site.start()
     bound = runner.addresses[0][1]
-    client = Client(config.server, token=config.token)
-    transport = HTTPTransport(client, config.node.name)
+    client = credentials.client()
+    transport: Transport = HTTPTransport(client, config.node.name)
+    if config.transport == "mqtt":
+        local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(listen_host, listen_host)
+        transport = MQTTTransport(
+            BrokerAddress.parse(config.mqtt_broker),
+            config.node.name,
+            credentials.token,
+            keepalive=config.mqtt_keepalive,
+            endpoint=f"http://{local}:{bound}",
+            endpoint_token=credentials.token,
+        )
     agent = Agent(config, runtime, transport, bound)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -142,12 +162,8 @@ async def run_agent(config: AgentConfig, listen_host: str = "0.0.0.0", port: int
         log.info("agent stopping: stopping its pods")
         with contextlib.suppress(Exception):
             await runtime.stop_all(config.stop_grace)
+        if isinstance(transport, MQTTTransport):
+            await transport.close()  # a goodbye: a clean stop is not a lost connection
         await runtime.close()
         await runner.cleanup()
         await client.close()
-
-
-async def wait_server(server: str, attempts: int = 0) -> None:
-    """Wait until the server answers /healthz."""
-    async with Client(server) as client:
-        await retrying("reaching the server", client.request, "GET", "/healthz", attempts=attempts)

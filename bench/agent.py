@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 
 from bench.common import print_table, proc_cpu_seconds, proc_rss_mib
-from tests.cluster import start_agent, start_server, wait_for
+from tests.cluster import Server, start_agent, start_server, wait_for
 
 PODS = "/api/v1/namespaces/default/pods"
 
@@ -51,9 +51,10 @@ def shim_pids() -> list[int]:
     return out
 
 
-async def start_latencies(url: str, count: int) -> list[float]:
+async def start_latencies(server: Server, count: int) -> list[float]:
     latencies: list[float] = []
-    async with aiohttp.ClientSession(url) as http:
+    connector = aiohttp.TCPConnector(ssl=server.ssl_context() or True)
+    async with aiohttp.ClientSession(server.url, connector=connector) as http:
         async with http.get(PODS) as r:
             rv = (await r.json())["metadata"]["resourceVersion"]
         created: dict[str, float] = {}
@@ -123,7 +124,7 @@ def main() -> None:
                 ("agent CPU at idle (% of one core)", f"{cpu:.2f}", f"/proc, over {args.idle_seconds:.0f} s"),
                 ("container shims (count, total MiB)", f"{len(shims)}, {shim_rss:.0f}", "/proc"),
             ]
-            latencies = asyncio.run(start_latencies(server.url, args.latency_pods))
+            latencies = asyncio.run(start_latencies(server, args.latency_pods))
             rows.append(
                 (
                     "pod start latency p50 (ms)",

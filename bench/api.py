@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 
 from bench.common import print_table, proc_cpu_seconds, proc_rss_mib
-from tests.cluster import start_server
+from tests.cluster import Server, start_server
 
 NS_PODS = "/api/v1/namespaces/default/pods"
 
@@ -46,9 +46,10 @@ async def run_concurrently(n: int, concurrency: int, op: Callable[[int], Awaitab
     return n / (time.perf_counter() - start)
 
 
-async def bench(url: str, pods: int, watchers: int, rounds: int) -> list[tuple[str, str, str]]:
+async def bench(server: Server, pods: int, watchers: int, rounds: int) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
-    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=0)) as http:
+    connector = aiohttp.TCPConnector(limit=0, ssl=server.ssl_context() or True)
+    async with aiohttp.ClientSession(server.url, connector=connector) as http:
 
         async def create(i: int, prefix: str) -> None:
             async with http.post(NS_PODS, data=orjson.dumps(pod(f"{prefix}-{i:06d}"))) as r:
@@ -133,7 +134,7 @@ def main() -> None:
         try:
             pid = server.process.pid
             cpu0 = proc_cpu_seconds(pid)
-            rows = asyncio.run(bench(server.url, args.pods, args.watchers, args.rounds))
+            rows = asyncio.run(bench(server, args.pods, args.watchers, args.rounds))
             rows.append(("server CPU seconds for the whole bench", f"{proc_cpu_seconds(pid) - cpu0:.1f}", "/proc"))
             rows.append(("server RSS after the bench (MiB)", f"{proc_rss_mib(pid):.0f}", "/proc"))
         finally:

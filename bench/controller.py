@@ -2,16 +2,23 @@
 
 Scenarios, each on a fresh server (nodes are created through the API, Ready, with a one-hour
 heartbeat grace; the bench plays the kubelets, marking every bound pod Running and Ready):
-- a DaemonSet over 1,000 and 10,000 nodes: seconds until every pod exists, seconds until the
-  status is complete (desired = current = ready = available = updated = nodes), server CPU seconds;
+- a DaemonSet over 1,000 and 10,000 nodes: seconds until every pod exists, until every pod is
+  Running (its status PATCH answered), until the status is complete (desired = current = ready =
+  available = updated = nodes); server and bench CPU seconds;
 - a rolling update over 1,000 nodes at maxUnavailable 10%: seconds from the template change until
   the status shows every pod updated and available again.
+
+``--profile FILE`` samples the server with py-spy (which must be installed) from the DaemonSet POST
+to the complete status: ``FILE.txt`` gets collapsed stacks, any other name speedscope JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +29,7 @@ import aiohttp
 import orjson
 
 from bench.common import print_table, proc_cpu_seconds, proc_rss_mib
-from tests.cluster import start_server
+from tests.cluster import Server, start_server
 
 NS = "bench"
 DS_PATH = f"/apis/apps/v1/namespaces/{NS}/daemonsets"
@@ -72,6 +79,7 @@ class Kubelets:
         self.http = http
         self.live: set[str] = set()
         self.started: set[str] = set()  # pods marked Running once, as a kubelet starts a pod once
+        self.running = 0  # status writes answered
         self.slots = asyncio.Semaphore(32)
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -104,6 +112,7 @@ class Kubelets:
             headers = {"Content-Type": "application/merge-patch+json"}
             async with self.http.patch(url, data=ready_status(), headers=headers) as reply:
                 await reply.read()
+                self.running += reply.status == 200
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], limit: float, what: str) -> float:
@@ -145,8 +154,24 @@ async def create_nodes(http: aiohttp.ClientSession, count: int) -> None:
     await wait_until(untainted, 120, "nodes untainted")
 
 
-async def scenario(url: str, pid: int, nodes: int, rolling: bool) -> list[tuple[str, str, str]]:
-    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=0)) as http:
+def start_profiler(pid: int, output: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server into ``output`` (``.txt``: collapsed stacks; else speedscope JSON)."""
+    fmt = "raw" if output.endswith(".txt") else "speedscope"
+    command = ["py-spy", "record", "--pid", str(pid), "--output", output, "--format", fmt, "--rate", "200"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes] | None) -> None:
+    """Make py-spy write its output and wait for it."""
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(60)
+
+
+async def scenario(server: Server, nodes: int, rolling: bool, profile: str | None = None) -> list[tuple[str, str, str]]:
+    pid = server.process.pid
+    connector = aiohttp.TCPConnector(limit=0, ssl=server.ssl_context() or True)
+    async with aiohttp.ClientSession(server.url, connector=connector) as http:
         await create_nodes(http, nodes)
         async with http.post("/api/v1/namespaces", data=orjson.dumps({"metadata": {"name": NS}})) as reply:
             assert reply.status == 201
@@ -154,19 +179,27 @@ async def scenario(url: str, pid: int, nodes: int, rolling: bool) -> list[tuple[
             rv = orjson.loads(await reply.read())["metadata"]["resourceVersion"]
         kubelets = Kubelets(http)
         watcher = asyncio.create_task(kubelets.run(rv))
-        cpu0, start = proc_cpu_seconds(pid), time.monotonic()
+        profiler = start_profiler(pid, profile) if profile else None
+        cpu0, own0, start = proc_cpu_seconds(pid), proc_cpu_seconds(os.getpid()), time.monotonic()
         async with http.post(DS_PATH, data=orjson.dumps(daemonset("10%"))) as reply:
             assert reply.status == 201, await reply.text()
 
         async def all_pods() -> bool:
             return len(kubelets.live) >= nodes
 
+        async def all_running() -> bool:
+            return kubelets.running >= nodes
+
         created = await wait_until(all_pods, 600, "every pod")
+        running = await wait_until(all_running, 600, "every pod Running")
         done = await wait_until(lambda: status_done(http, nodes), 600, "complete status")
+        stop_profiler(profiler)
         rows = [
             (f"{nodes:,} nodes: every pod exists (s)", f"{created - start:.1f}", "from the DaemonSet POST"),
+            (f"{nodes:,} nodes: every pod Running (s)", f"{running - start:.1f}", "bound, and its status written"),
             (f"{nodes:,} nodes: status complete (s)", f"{done - start:.1f}", "desired=current=ready=available"),
             (f"{nodes:,} nodes: server CPU (s)", f"{proc_cpu_seconds(pid) - cpu0:.1f}", "/proc, create to complete"),
+            (f"{nodes:,} nodes: bench CPU (s)", f"{proc_cpu_seconds(os.getpid()) - own0:.1f}", "the kubelets' side"),
             (f"{nodes:,} nodes: server RSS (MiB)", f"{proc_rss_mib(pid):.0f}", "/proc, when complete"),
         ]
         if rolling:
@@ -186,13 +219,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, nargs="+", default=[1_000, 10_000])
     parser.add_argument("--rolling-nodes", type=int, default=1_000, help="the scenario that also rolls out")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="sample the server with py-spy from the DaemonSet POST to complete status (FILE.txt: collapsed stacks)",
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str, str]] = []
     for nodes in args.nodes:
         with tempfile.TemporaryDirectory() as tmp:
             server = start_server(Path(tmp) / "data", "--node-monitor-grace-period", "1h")
             try:
-                rows += asyncio.run(scenario(server.url, server.process.pid, nodes, nodes == args.rolling_nodes))
+                rows += asyncio.run(scenario(server, nodes, nodes == args.rolling_nodes, args.profile))
             finally:
                 server.stop()
     print_table(["scenario", "result", "how"], rows)

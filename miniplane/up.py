@@ -20,6 +20,9 @@ from pathlib import Path
 import orjson
 import yaml
 
+from miniplane.auth.pki import admin_context
+from miniplane.mqtt.broker import BrokerFiles, BrokerProcess, free_port
+
 STOP_GRACE = 40.0  # agents stop pods with their terminationGracePeriodSeconds (30 s by default)
 
 
@@ -31,6 +34,19 @@ class Cluster:
     apply: list[str] = field(default_factory=list)
     heartbeat_interval: str = "10s"
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    broker: BrokerProcess | None = None  # --transport mqtt: a private mosquitto in DATA_DIR/mqtt
+    mqtt_url: str = ""
+
+    def start_broker(self) -> None:
+        """Configure and start the private mosquitto the server and agents use."""
+        files = BrokerFiles(self.data_dir / "mqtt")
+        files.prepare(free_port())
+        self.broker = BrokerProcess(files)
+        self.broker.start()
+        self.mqtt_url = str(files.address())
+
+    def _mqtt_args(self, *transport: str) -> list[str]:
+        return [*transport, "--mqtt-broker", self.mqtt_url] if self.mqtt_url else []
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         logs = self.data_dir / "logs"
@@ -48,7 +64,9 @@ class Cluster:
     def start_server(self) -> str:
         kubeconfig = self.data_dir / "kubeconfig"
         kubeconfig.unlink(missing_ok=True)
-        server = self._spawn("server", "server", "--data-dir", str(self.data_dir), "--port", str(self.port))
+        server = self._spawn(
+            "server", "server", "--data-dir", str(self.data_dir), "--port", str(self.port), *self._mqtt_args()
+        )
         deadline = time.monotonic() + 60
         while not kubeconfig.exists():
             if server.poll() is not None:
@@ -79,6 +97,7 @@ class Cluster:
                 "127.0.0.1",
                 "--listen",
                 "127.0.0.1",
+                *self._mqtt_args("--transport", "mqtt"),
             )
         return names
 
@@ -86,7 +105,8 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{url}/api/v1/nodes", timeout=5) as resp:
+                context = admin_context(self.data_dir / "tls") if url.startswith("https://") else None
+                with urllib.request.urlopen(f"{url}/api/v1/nodes", timeout=5, context=context) as resp:
                     nodes = orjson.loads(resp.read())["items"]
             except OSError:
                 nodes = []
@@ -124,6 +144,8 @@ class Cluster:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+        if self.broker is not None:
+            self.broker.stop()
 
 
 def banner(data_dir: Path, url: str, names: list[str]) -> str:
@@ -139,7 +161,9 @@ def banner(data_dir: Path, url: str, names: list[str]) -> str:
     )
 
 
-def run(data_dir: Path, agents: int, port: int, apply: list[str], heartbeat_interval: str) -> int:
+def run(
+    data_dir: Path, agents: int, port: int, apply: list[str], heartbeat_interval: str, transport: str = "http"
+) -> int:
     """Start, apply, print the banner, and wait for Ctrl-C/SIGTERM."""
     cluster = Cluster(data_dir, agents, port, apply, heartbeat_interval)
     stopping = False
@@ -150,6 +174,8 @@ def run(data_dir: Path, agents: int, port: int, apply: list[str], heartbeat_inte
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        if transport == "mqtt":
+            cluster.start_broker()
         url = cluster.start_server()
         names = cluster.start_agents(url)
         cluster.wait_ready(url, names)

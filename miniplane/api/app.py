@@ -7,11 +7,13 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from miniplane import __version__
-from miniplane.api import discovery, paths
+from miniplane import __version__, metrics
+from miniplane.api import auth, discovery, paths
+from miniplane.api.limits import LIMITS, WATCHES, WatchCounter, WatchLimits
 from miniplane.api.node_proxy import HTTPConnector
 from miniplane.api.resources import ResourceHandlers
 from miniplane.api.responses import json_bytes, json_response
+from miniplane.auth.tokens import NodeTokens
 from miniplane.objects import errors
 from miniplane.objects.service import ObjectService
 from miniplane.schema import openapi
@@ -60,7 +62,10 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 def _status_response(err: errors.APIError) -> web.Response:
-    return json_response(err.status(), err.code)
+    response = json_response(err.status(), err.code)
+    if err.details and "retryAfterSeconds" in err.details:
+        response.headers["Retry-After"] = str(err.details["retryAfterSeconds"])
+    return response
 
 
 def _server_address(request: web.Request) -> str:
@@ -94,8 +99,8 @@ async def core_api(request: web.Request) -> web.StreamResponse:
 
 async def group_api(request: web.Request) -> web.StreamResponse:
     parts = [p for p in request.match_info["tail"].split("/") if p]
-    if len(parts) == 1:
-        doc = discovery.api_group(parts[0])
+    if len(parts) < 2:
+        doc = discovery.api_group(parts[0]) if parts else None
         if doc is None:
             raise errors.unknown_path()
         return json_response(doc)
@@ -111,6 +116,8 @@ async def _serve(request: web.Request, group: str, version: str, rest: list[str]
     target = paths.parse(group, version, rest)
     if target is None:
         raise errors.unknown_path()
+    request[metrics.TARGET] = target
+    await auth.authorize(request, request.app[SERVICE], target)
     return await ResourceHandlers(request.app[SERVICE], request.app[CONNECTOR]).handle(request, target)
 
 
@@ -132,12 +139,28 @@ async def healthy(request: web.Request) -> web.StreamResponse:
     return web.Response(text="ok")
 
 
-def create_app(store: Store, connector: HTTPConnector | None = None) -> web.Application:
-    """The API server application over ``store``; ``connector`` reaches node agents (logs, exec)."""
-    app = web.Application(middlewares=[status_errors], client_max_size=MAX_BODY)
+async def metrics_text(request: web.Request) -> web.StreamResponse:
+    """``/metrics`` in Prometheus' text format (the admin only, as in Kubernetes)."""
+    auth.require_admin(request)
+    return metrics.response(request.app[STORE].statistics())
+
+
+def create_app(
+    store: Store,
+    connector: HTTPConnector | None = None,
+    security: auth.Security | None = None,
+    watch_limits: WatchLimits | None = None,
+) -> web.Application:
+    """The API server over ``store``; ``connector`` reaches node agents (logs, exec); ``security``
+    holds the credentials (None: no authentication, as with ``--insecure-http``)."""
+    middlewares = [metrics.request_metrics, status_errors, auth.authenticate]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
+    app[auth.SECURITY] = security or auth.Security(NodeTokens(b""), "", enabled=False)
     app[STORE] = store
+    app[LIMITS] = watch_limits or WatchLimits()
+    app[WATCHES] = WatchCounter(app[LIMITS].per_client)
     app[SERVICE] = ObjectService(store)
-    app[CONNECTOR] = connector or HTTPConnector("")
+    app[CONNECTOR] = connector or HTTPConnector(None)
     app.router.add_get("/api", api_root)
     app.router.add_get("/apis", apis_root)
     app.router.add_route("*", "/api/{tail:.*}", core_api)
@@ -147,4 +170,7 @@ def create_app(store: Store, connector: HTTPConnector | None = None) -> web.Appl
     app.router.add_get("/version", version)
     for path in ("/healthz", "/livez", "/readyz"):
         app.router.add_get(path, healthy)
+    app.router.add_get("/metrics", metrics_text)
+    app.router.add_get(auth.CACERTS_PATH, auth.cacerts)
+    app.router.add_post(auth.JOIN_PATH, auth.join)
     return app

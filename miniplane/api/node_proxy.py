@@ -2,8 +2,8 @@
 
 The agent serves ``/containerLogs/NS/POD/CONTAINER`` and ``/exec/NS/POD/CONTAINER`` (WebSocket,
 ``v5.channel.k8s.io`` framing) on the port its Node advertises in
-``status.daemonEndpoints.kubeletEndpoint.Port``, like the kubelet does. ``NodeConnector`` is the
-seam: the HTTP connector here, an MQTT one later.
+``status.daemonEndpoints.kubeletEndpoint.Port``, like the kubelet does. Nodes whose agents are on
+MQTT are reached through the connector's ``relay`` instead (chosen per node).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
+from miniplane.auth.tokens import NodeTokens
 from miniplane.objects import errors
 from miniplane.objects.service import ObjectService
 from miniplane.resources.registry import BY_KEY
@@ -31,21 +32,39 @@ class NodeConnector(Protocol):
         ...
 
 
-class HTTPConnector:
-    """Reach agents on the address and port their Node reports."""
+class NodeRelay(Protocol):
+    """Another way to reach some agents (MQTT: miniplane/mqtt/relay.py), chosen per node."""
 
-    def __init__(self, token: str) -> None:
-        self.token = token
+    def serves(self, node_name: str) -> bool: ...
+
+    async def serve_log(
+        self, request: web.Request, node_name: str, path: str, params: dict[str, str]
+    ) -> web.StreamResponse: ...
+
+    async def serve_exec(
+        self, request: web.Request, node_name: str, path: str, query: list[tuple[str, str]]
+    ) -> web.StreamResponse: ...
+
+
+class HTTPConnector:
+    """Reach agents on the address and port their Node reports (or through ``relay`` where it serves the node)."""
+
+    def __init__(self, tokens: NodeTokens | None) -> None:
+        self.tokens = tokens
+        self.relay: NodeRelay | None = None
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers={"Authorization": f"Bearer {self.token}"},
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
-            )
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5))
         return self._session
+
+    def headers(self, node: dict[str, Any]) -> dict[str, str]:
+        """The node's own token: the agent accepts only the server that issued its credential."""
+        if self.tokens is None:
+            return {}
+        return {"Authorization": f"Bearer {self.tokens.issue(node['metadata']['name'])}"}
 
     async def close(self) -> None:
         if self._session is not None:
@@ -90,9 +109,12 @@ async def serve_log(
     pod, node = await _pod_and_node(service, namespace, name)
     container = _container(pod, request.query.get("container", ""))
     params = {k: request.query[k] for k in LOG_PARAMS if k in request.query}
+    if connector.relay is not None and connector.relay.serves(_name(node)):
+        path = f"/containerLogs/{namespace}/{name}/{container}"
+        return await connector.relay.serve_log(request, _name(node), path, params)
     url = f"{await connector.base_url(node)}/containerLogs/{namespace}/{name}/{container}"
     try:
-        upstream = await connector.session.get(url, params=params)
+        upstream = await connector.session.get(url, params=params, headers=connector.headers(node))
     except aiohttp.ClientError as err:
         raise errors.APIError(
             503, "ServiceUnavailable", f"cannot reach the agent of node {_name(node)}: {err}"
@@ -121,10 +143,13 @@ async def serve_exec(
     container = _container(pod, request.query.get("container", ""))
     if not request.query.getall("command", []):
         raise errors.bad_request("you must specify at least 1 command")
+    if connector.relay is not None and connector.relay.serves(_name(node)):
+        path = f"/exec/{namespace}/{name}/{container}"
+        return await connector.relay.serve_exec(request, _name(node), path, list(request.query.items()))
     url = f"{await connector.base_url(node)}/exec/{namespace}/{name}/{container}"
     try:
         upstream = await connector.session.ws_connect(
-            url, params=list(request.query.items()), protocols=[EXEC_PROTOCOL]
+            url, params=list(request.query.items()), protocols=[EXEC_PROTOCOL], headers=connector.headers(node)
         )
     except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as err:
         raise errors.APIError(

@@ -47,6 +47,8 @@ def _int(params: MultiMapping[str], name: str) -> int | None:
         raise errors.bad_request(f"{name}: invalid value {value!r}: must be an integer") from None
     if number < 0:
         raise errors.bad_request(f"{name}: invalid value {number}: must be non-negative")
+    if number >= 2**63:
+        raise errors.bad_request(f"{name}: invalid value {value!r}: must be a 64-bit integer")
     return number
 
 

@@ -16,10 +16,13 @@ from miniplane.objects import errors
 from miniplane.objects.bodies import load_json
 from miniplane.objects.service import PATCH_TYPES, ObjectService
 from miniplane.resources.registry import BY_KEY
+from miniplane.resources.tables import INCLUDE_OBJECT_VALUES
+from miniplane.store import errors as store_errors
 from miniplane.store.base import StoredObject
 from miniplane.timeutil import rfc3339, utcnow
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
+_BODY = "miniplane.body"  # request key: the parsed request body
 _ALL_NAMESPACES = None
 
 
@@ -84,13 +87,13 @@ class ResourceHandlers:
     # ---- writes ------------------------------------------------------------------------------
 
     async def _create(self, request: web.Request, target: Target) -> web.StreamResponse:
-        body = await _read_object(request)
+        body = await read_object(request)
         opts = write_options(request.query, request.headers.get("User-Agent", ""))
         result = await self.service.create(target.info, target.namespace or "", body, opts)
         return json_bytes(result.raw, 201, result.warnings)
 
     async def _update(self, request: web.Request, target: Target) -> web.StreamResponse:
-        body = await _read_object(request)
+        body = await read_object(request)
         opts = write_options(request.query, request.headers.get("User-Agent", ""))
         result = await self.service.update(
             target.info, target.namespace or "", target.name, body, opts, target.subresource
@@ -110,6 +113,8 @@ class ResourceHandlers:
 
     async def _delete(self, request: web.Request, target: Target) -> web.StreamResponse:
         options = await _read_delete_options(request)
+        if not isinstance(options.get("dryRun") or [], list):
+            raise errors.bad_request("DeleteOptions.dryRun must be a list of strings")
         dry_run = request.query.get("dryRun") == "All" or "All" in (options.get("dryRun") or [])
         if "gracePeriodSeconds" in request.query:
             options["gracePeriodSeconds"] = _int_param(request.query["gracePeriodSeconds"])
@@ -133,7 +138,7 @@ class ResourceHandlers:
         return json_bytes(list_body(target.info, deleted, self.service.store.current_rv))
 
     async def _bind(self, request: web.Request, target: Target) -> web.StreamResponse:
-        body = await _read_object(request)
+        body = await read_object(request)
         node = (body.get("target") or {}).get("name") if isinstance(body.get("target"), dict) else None
         if not node:
             raise errors.invalid(
@@ -147,7 +152,7 @@ class ResourceHandlers:
         )
 
     async def _evict(self, request: web.Request, target: Target) -> web.StreamResponse:
-        body = await _read_object(request)
+        body = await read_object(request)
         options = body.get("deleteOptions") or {}
         if not isinstance(options, dict):
             raise errors.bad_request("deleteOptions must be an object")
@@ -181,7 +186,10 @@ async def bind_pod(service: ObjectService, namespace: str, name: str, node: str)
     )
     status["conditions"] = conditions
     pod["metadata"]["resourceVersion"] = str(stored.rv)
-    await service.store.update(pods.key, pod, expect_rv=stored.rv)
+    try:
+        await service.store.update(pods.key, pod, expect_rv=stored.rv)
+    except (store_errors.Conflict, store_errors.NotFound) as err:  # changed since ``stored`` was read
+        raise errors.from_store(err, pods) from None
 
 
 def _page(items: list[StoredObject], opts: ListOptions) -> tuple[list[StoredObject], str, int]:
@@ -194,18 +202,35 @@ def _page(items: list[StoredObject], opts: ListOptions) -> tuple[list[StoredObje
 
 
 def _include(request: web.Request) -> str:
-    return request.query.get("includeObject", "Metadata") or "Metadata"
+    include = request.query.get("includeObject", "Metadata") or "Metadata"
+    if include not in INCLUDE_OBJECT_VALUES:
+        raise errors.bad_request(f'includeObject: Unsupported value: "{include}"')
+    return include
 
 
 def _int_param(value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
-        raise errors.bad_request(f"invalid integer {value!r}") from None
+        number = None
+    if number is None or not -(2**63) <= number < 2**63:
+        raise errors.bad_request(f"invalid integer {value!r}")
+    return number
 
 
-async def _read_object(request: web.Request) -> dict[str, Any]:
-    """The request body as an object: JSON, or kubectl's protobuf Namespace/DeleteOptions."""
+async def read_object(request: web.Request) -> dict[str, Any]:
+    """The request body as an object: JSON, or kubectl's protobuf Namespace/DeleteOptions.
+
+    Parsed once per request: authorization may read the name of a node's Node or Lease before the
+    handler reads the body to create it (the same dict, unchanged by that first reader).
+    """
+    parsed: dict[str, Any] | None = request.get(_BODY)
+    if parsed is None:
+        parsed = request[_BODY] = await _parse_object(request)
+    return parsed
+
+
+async def _parse_object(request: web.Request) -> dict[str, Any]:
     body = await request.read()
     if request.headers.get("Content-Type", "").startswith(PROTOBUF):
         try:
@@ -224,4 +249,4 @@ async def _read_delete_options(request: web.Request) -> dict[str, Any]:
     body = await request.read()
     if not body.strip():
         return {}
-    return await _read_object(request)
+    return await read_object(request)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from miniplane import metrics
 from miniplane.controllers.binder import Binder
 from miniplane.controllers.daemonset.controller import DaemonSetController
 from miniplane.controllers.garbage_collector import GarbageCollector
@@ -53,10 +54,14 @@ class ControllerManager:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start every controller; cancel them all on exit."""
-        tasks = [asyncio.create_task(self._supervise(name, run)) for name, run in self._controllers().items()]
+        controllers = self._controllers()
+        owners = {name: getattr(run, "__self__", None) for name, run in controllers.items()}
+        metrics.REGISTRY.set_collector("controllers", lambda: metrics.workqueue_metrics(owners))
+        tasks = [asyncio.create_task(self._supervise(name, run)) for name, run in controllers.items()]
         try:
             yield
         finally:
+            metrics.REGISTRY.set_collector("controllers", None)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -11,10 +11,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from miniplane.metrics import HistogramValues
 
 K = TypeVar("K", bound=Hashable)
 
@@ -46,6 +49,8 @@ class WorkQueue(Generic[K]):
         self._max_delay = max_delay
         self._adds = 0
         self._retries = 0
+        self._started: dict[K, float] = {}  # keys being processed: when get handed them out
+        self.work_seconds = HistogramValues()  # processing time per key (get to done), for /metrics
         self._shut_down = False
 
     def add(self, key: K) -> None:
@@ -97,11 +102,15 @@ class WorkQueue(Generic[K]):
         key = self._queue.popleft()
         self._dirty.discard(key)
         self._processing.add(key)
+        self._started[key] = time.perf_counter()
         return key
 
     def done(self, key: K) -> None:
         """Finish processing ``key``; queue it again if it was added meanwhile."""
         self._processing.discard(key)
+        started = self._started.pop(key, None)
+        if started is not None:
+            self.work_seconds.observe(time.perf_counter() - started)
         if key in self._dirty:
             self._queue.append(key)
             self._ready.set()

@@ -8,7 +8,7 @@ the kind's strategy (generation, status), defaulting, validation, then the store
 
 from __future__ import annotations
 
-import secrets
+import random
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from miniplane.objects import errors, managed_fields, strategy
-from miniplane.objects.bodies import load_yaml_or_json
+from miniplane.objects.bodies import check_depth, load_yaml_or_json
 from miniplane.objects.errors import APIError
 from miniplane.patch import PatchError, UnsupportedPatchType, apply_patch
 from miniplane.patch.apply import server_side_apply
@@ -24,7 +24,7 @@ from miniplane.resources.defaults import apply_defaults
 from miniplane.resources.registry import BY_KEY, ResourceInfo
 from miniplane.resources.validation import validate
 from miniplane.schema import strict
-from miniplane.schema.definitions import kind_schema
+from miniplane.schema.definitions import FieldSchema, kind_schema
 from miniplane.store import errors as store_errors
 from miniplane.store.base import Query, Store, StoredObject
 from miniplane.timeutil import rfc3339, utcnow
@@ -103,7 +103,7 @@ class ObjectService:
         generated = not meta.get("name") and bool(meta.get("generateName"))
         for _ in range(8):
             if generated:
-                meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+                meta["name"] = meta["generateName"] + "".join(random.choices(_NAME_ALPHABET, k=5))  # as Go's math/rand
             self._default_and_validate(info, obj, None)
             if opts.dry_run:
                 return _stored_result(obj, True, warnings)
@@ -138,8 +138,12 @@ class ObjectService:
         stored = await self.get(info, namespace, name)
         if expect_rv is not None and expect_rv != stored.rv:
             raise errors.conflict(info, name)
-        managed_fields.record(obj, opts.field_manager, "Update", info.api_version, stored.decode())
-        result = await self._write(info, obj, stored, opts, subresource)
+        old = stored.decode()
+        managed_fields.record(obj, opts.field_manager, "Update", info.api_version, old)
+        try:
+            result = await self._write(info, obj, stored, opts, subresource, old)
+        except store_errors.Conflict:  # written by someone else since ``stored`` was read
+            raise errors.conflict(info, name) from None
         result.warnings[:0] = warnings
         return result
 
@@ -169,7 +173,7 @@ class ObjectService:
                     if subresource:
                         raise errors.not_found(info, name)
                     warnings = self._check_body(info, applied, opts)
-                    new = server_side_apply(None, applied, None, schema)
+                    new = _applied(None, applied, None, schema)
                     managed_fields.record_apply(new, opts.field_manager or "unknown", info.api_version, applied)
                     result = await self.create(info, namespace, new, _without_validation(opts))
                     result.warnings[:0] = warnings
@@ -177,7 +181,7 @@ class ObjectService:
                 live = stored.decode()
                 previous = managed_fields.applied_skeleton(live, opts.field_manager or "unknown")
                 warnings = self._check_body(info, applied, opts)
-                new = server_side_apply(live, applied, previous, schema)
+                new = _applied(live, applied, previous, schema)
                 managed_fields.record_apply(new, opts.field_manager or "unknown", info.api_version, applied)
             else:
                 if stored is None:
@@ -188,8 +192,7 @@ class ObjectService:
                 except UnsupportedPatchType:
                     raise errors.unsupported_media_type(content_type, PATCH_TYPES) from None
                 except PatchError as err:
-                    reason = "BadRequest" if err.code == 400 else "Invalid"
-                    raise APIError(err.code, reason, str(err)) from None
+                    raise _patch_failed(err) from None
                 if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
                     raise errors.bad_request("the patched object is not a valid object")
                 warnings = self._check_body(info, new, opts)
@@ -205,7 +208,7 @@ class ObjectService:
             if expect_rv is not None and expect_rv != stored.rv:
                 raise errors.conflict(info, name)
             try:
-                result = await self._write(info, new, stored, opts, subresource)
+                result = await self._write(info, new, stored, opts, subresource, live)
             except store_errors.Conflict:
                 continue
             result.warnings[:0] = warnings
@@ -219,8 +222,9 @@ class ObjectService:
         stored: StoredObject,
         opts: WriteOptions,
         subresource: str,
+        old: dict[str, Any],
     ) -> WriteResult:
-        old = stored.decode()
+        """Write ``obj`` over ``stored``; ``old`` is ``stored`` decoded (this call may modify it)."""
         obj["metadata"].pop("resourceVersion", None)
         if subresource == "status":
             obj = strategy.prepare_for_status_update(obj, old)
@@ -290,7 +294,12 @@ class ObjectService:
         if dry_run or (already and obj == stored.decode()):
             return orjson.dumps(obj), False
         meta.pop("resourceVersion", None)
-        updated = await self.store.update(info.key, obj, expect_rv=stored.rv)
+        try:
+            updated = await self.store.update(info.key, obj, expect_rv=stored.rv)
+        except store_errors.Conflict:  # written by someone else since ``stored`` was read
+            raise errors.conflict(info, name) from None
+        except store_errors.NotFound:
+            raise errors.not_found(info, name) from None
         return updated.raw, False
 
     async def _remove(self, info: ResourceInfo, stored: StoredObject) -> StoredObject:
@@ -376,11 +385,27 @@ def _parse_rv(value: Any) -> int | None:
         raise errors.bad_request(f"invalid resourceVersion {value!r}: must be an integer string") from None
 
 
+def _patch_failed(err: PatchError) -> APIError:
+    return APIError(err.code, "BadRequest" if err.code == 400 else "Invalid", str(err))
+
+
+def _applied(
+    live: dict[str, Any] | None, applied: dict[str, Any], previous: dict[str, Any] | None, schema: FieldSchema
+) -> dict[str, Any]:
+    """``server_side_apply``, its failures as Status errors."""
+    try:
+        return server_side_apply(live, applied, previous, schema)
+    except PatchError as err:
+        raise _patch_failed(err) from None
+
+
 def _parse_patch_body(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        patch = orjson.loads(body)
     except orjson.JSONDecodeError as err:
         raise errors.bad_request(f"the patch body is not valid JSON: {err}") from None
+    check_depth(patch)
+    return patch
 
 
 def _parse_apply_body(body: bytes) -> dict[str, Any]:

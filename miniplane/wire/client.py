@@ -55,11 +55,21 @@ def path(resource: str, namespace: str = "", name: str = "", subresource: str = 
 class Client:
     """One HTTP connection pool to the server, with the caller's credentials."""
 
-    def __init__(self, server: str, token: str = "", ca_file: str = "", timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str = "",
+        ca_file: str = "",
+        timeout: float = 30.0,
+        client_cert: tuple[str, str] | None = None,
+    ) -> None:
+        """``token`` is a bearer token; ``client_cert`` a (certificate, key) file pair; ``ca_file`` the CA."""
         headers = {"Accept": JSON, "User-Agent": "miniplane-agent"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         ssl_ctx: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        if client_cert and isinstance(ssl_ctx, ssl.SSLContext):
+            ssl_ctx.load_cert_chain(*client_cert)
         self._session = aiohttp.ClientSession(
             server.rstrip("/"),
             headers=headers,
@@ -93,7 +103,7 @@ class Client:
         ) as resp:
             raw = await resp.read()
             if resp.status >= 400:
-                raise _error(resp.status, raw)
+                raise api_error(resp.status, raw)
             return orjson.loads(raw) if raw else None
 
     async def get(self, url: str) -> dict[str, Any]:
@@ -132,26 +142,27 @@ class Client:
         }
         async with self._session.get(url, params=query) as resp:
             if resp.status >= 400:
-                raise _error(resp.status, await resp.read())
+                raise api_error(resp.status, await resp.read())
             async for line in resp.content:
                 if not line.strip():
                     continue
                 event = orjson.loads(line)
                 if event["type"] == "ERROR":
                     status = event["object"]
-                    raise _error(int(status.get("code", 500)), orjson.dumps(status))
+                    raise api_error(int(status.get("code", 500)), orjson.dumps(status))
                 yield event["type"], event["object"]
 
     async def stream(self, url: str, params: Mapping[str, str] | None = None) -> AsyncIterator[bytes]:
         """The raw body of a streamed answer (pod logs), chunk by chunk."""
         async with self._session.get(url, params=params) as resp:
             if resp.status >= 400:
-                raise _error(resp.status, await resp.read())
+                raise api_error(resp.status, await resp.read())
             async for chunk in resp.content.iter_any():
                 yield chunk
 
 
-def _error(status: int, raw: bytes) -> APIError:
+def api_error(status: int, raw: bytes) -> APIError:
+    """The ``APIError`` (``WatchExpired`` for 410) of a non-2xx answer's ``Status`` body."""
     try:
         body = orjson.loads(raw)
         reason, message = str(body.get("reason", "")), str(body.get("message", ""))

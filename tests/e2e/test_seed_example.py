@@ -12,6 +12,8 @@ import os
 import signal
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,6 +111,29 @@ def test_exec_returns_exit_code(cluster: tuple[Server, dict[str, AgentProcess]])
     failed = server.kubectl("exec", pod, "--", "sh", "-c", "exit 7")
     assert failed.returncode == 7
     assert "command terminated with exit code 7" in failed.stderr
+
+
+def test_agent_endpoint_answers_only_its_own_credential(cluster: tuple[Server, dict[str, AgentProcess]]) -> None:
+    """The logs/exec endpoint takes the node's own token (which the server derives), nothing else."""
+    server, agents = cluster
+    pod = _running_by_node(server)["node-1"]
+    port = _json(server, "get", "node", "node-1")["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    url = f"http://127.0.0.1:{port}/containerLogs/default/{pod['metadata']['name']}/log-collector"
+
+    def status(token: str) -> int:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return int(reply.status)
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    own, other = (
+        json.loads((agents[n].root / "credentials" / "node.json").read_text())["token"] for n in ("node-1", "node-2")
+    )
+    join_token = (server.data_dir / "node-token").read_text().strip()
+    assert [status(t) for t in ("", join_token, other)] == [401, 401, 401]
+    assert status(own) == 200
 
 
 def test_fourth_agent_gets_a_pod(cluster: tuple[Server, dict[str, AgentProcess]]) -> None:

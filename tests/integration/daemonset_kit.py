@@ -28,14 +28,15 @@ APPS = "/apis/apps/v1"
 class Http:
     """JSON over HTTP to the API server (stdlib only, so responses are seen byte for byte)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.url = server.url
 
     def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> bytes:
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Content-Type", content_type)
-        with urllib.request.urlopen(req, timeout=30) as reply:
+        with self.server.urlopen(req, timeout=30) as reply:
             return bytes(reply.read())
 
     def get(self, path: str) -> Obj:
@@ -189,7 +190,7 @@ class FakeKubelet(threading.Thread):
     def _watch(self, rv: str) -> str:
         """Handle events for a second; the resourceVersion to resume from ("" to re-list)."""
         url = f"{self.http.url}/api/v1/pods?watch=1&resourceVersion={rv}&timeoutSeconds=1"
-        with urllib.request.urlopen(url, timeout=10) as stream:
+        with self.http.server.urlopen(url, timeout=10) as stream:
             for line in stream:
                 event = json.loads(line)
                 if event["type"] == "ERROR":
@@ -229,7 +230,7 @@ class Cluster:
 def running_cluster(data_dir: Path) -> Iterator[Cluster]:
     """Start a server and a fake kubelet for a module fixture; stop both afterwards."""
     server = start_server(data_dir, "--node-monitor-grace-period", "1h")
-    http = Http(server.url)
+    http = Http(server)
     kubelet = FakeKubelet(http)
     kubelet.start()
     yield Cluster(server, http, kubelet)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -166,7 +165,7 @@ def test_noschedule_taint_keeps_the_pod_noexecute_removes_it(cluster: Cluster) -
     wait_for(lambda: s.status_is("tolerant", desiredNumberScheduled=1, currentNumberScheduled=1, numberMisscheduled=1))
     assert on[s.nodes[0]] in {p["metadata"]["name"] for p in s.pods("tolerant")}
     http.patch(s.node_path(1), {"spec": {"taints": [{"key": "dedicated", "value": "x", "effect": "NoExecute"}]}})
-    wait_for(lambda: [p["spec"]["nodeName"] for p in s.pods("tolerant")] == [s.nodes[0]], what="NoExecute eviction")
+    wait_for(lambda: [p["spec"].get("nodeName") for p in s.pods("tolerant")] == [s.nodes[0]], what="NoExecute eviction")
     wait_for(lambda: s.status_is("tolerant", desiredNumberScheduled=0, currentNumberScheduled=0, numberMisscheduled=1))
     for index in range(2):
         http.patch(s.node_path(index), {"spec": {"taints": None}})
@@ -203,7 +202,7 @@ def _update_and_watch(s: Scenario, name: str, image: str) -> tuple[int, int]:
     query = (
         f"labelSelector=app%3D{name}&watch=1&timeoutSeconds=30&resourceVersion={listed['metadata']['resourceVersion']}"
     )
-    with urllib.request.urlopen(f"{s.http.url}/api/v1/namespaces/{s.ns}/pods?{query}") as stream:
+    with s.http.server.urlopen(f"{s.http.url}/api/v1/namespaces/{s.ns}/pods?{query}") as stream:
         for line in stream:
             event = json.loads(line)
             pod = event["object"]

@@ -17,11 +17,11 @@ from tests.cluster import REPO, Server, start_server
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/default/leases"  # objects no controller touches
 
 
-def _post(url: str, body: dict) -> dict:
+def _post(server: Server, path: str, body: dict) -> dict:
     req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+        server.url + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with server.urlopen(req, timeout=10) as resp:
         result: dict = json.loads(resp.read())
         return result
 
@@ -36,7 +36,7 @@ def _lease(name: str) -> dict:
 
 
 def _list(server: Server) -> dict[str, dict]:
-    with urllib.request.urlopen(server.url + LEASES, timeout=10) as resp:
+    with server.urlopen(LEASES, timeout=10) as resp:
         return {p["metadata"]["name"]: p for p in json.loads(resp.read())["items"]}
 
 
@@ -48,7 +48,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_write(tmp_path: Path) -> None:
     def writer(w: int) -> None:
         for i in range(10_000):
             try:
-                created = _post(server.url + LEASES, _lease(f"w{w}-{i}"))
+                created = _post(server, LEASES, _lease(f"w{w}-{i}"))
             except (OSError, urllib.error.URLError):
                 return  # the server died mid-stream
             with lock:
@@ -79,7 +79,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_write(tmp_path: Path) -> None:
 def test_torn_log_tail_is_truncated_and_the_server_starts(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
     for i in range(20):
-        _post(server.url + LEASES, _lease(f"t-{i}"))
+        _post(server, LEASES, _lease(f"t-{i}"))
     server.process.send_signal(signal.SIGKILL)
     server.process.wait()
     segment = max((server.data_dir / "store" / "wal").glob("*.wal"))
@@ -89,7 +89,7 @@ def test_torn_log_tail_is_truncated_and_the_server_starts(tmp_path: Path) -> Non
     try:
         assert len([n for n in _list(restarted) if n.startswith("t-")]) == 20
         assert "dropped" in restarted.log() or "truncat" in restarted.log().lower()
-        _post(restarted.url + LEASES, _lease("after-1"))  # and it keeps accepting writes
+        _post(restarted, LEASES, _lease("after-1"))  # and it keeps accepting writes
     finally:
         restarted.stop()
 

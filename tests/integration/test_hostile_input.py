@@ -19,7 +19,7 @@ def _request(
 ) -> tuple[int, dict]:
     req = urllib.request.Request(server.url + path, data=body, method=method, headers={"Content-Type": content_type})
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with server.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"{}")
@@ -142,7 +142,7 @@ def test_bad_request_gets_status(
     assert status == code, reply
     assert reply["kind"] == "Status" and reply["status"] == "Failure"
     assert reply["reason"] == reason and reply["code"] == code
-    healthy = urllib.request.urlopen(server.url + "/api/v1/namespaces/default", timeout=5)
+    healthy = server.urlopen("/api/v1/namespaces/default", timeout=5)
     assert healthy.status == 200
 
 
@@ -153,7 +153,7 @@ def test_watch_from_too_old_rv_gets_in_stream_410(tmp_path: Path) -> None:
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"ns{i}"}}
             assert _request(server, "POST", "/api/v1/namespaces", json.dumps(body).encode())[0] == 201
         url = server.url + "/api/v1/namespaces?watch=true&resourceVersion=1&timeoutSeconds=2"
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with server.urlopen(url, timeout=10) as resp:
             assert resp.status == 200
             events = [json.loads(line) for line in resp.read().splitlines() if line]
         assert len(events) == 1 and events[0]["type"] == "ERROR"
@@ -163,3 +163,78 @@ def test_watch_from_too_old_rv_gets_in_stream_410(tmp_path: Path) -> None:
         assert len(listing["items"]) == 10
     finally:
         server.stop()
+
+
+# Found by tests/fuzz/test_api_fuzz.py: each of these was a 500 before.
+LEASE_APPLY = "/apis/coordination.k8s.io/v1/namespaces/default/leases/fz?fieldManager=t"
+_LEASE_YAML = b"apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: fz}\n"
+FUZZ_CASES = [
+    ("watch timeout beyond a float", "GET", "/api/v1/pods?watch=1&timeoutSeconds=" + "9" * 400, None, 400),
+    ("limit beyond 64 bits", "GET", "/api/v1/pods?limit=" + "9" * 30, None, 400),
+    (
+        "grace period beyond 64 bits",
+        "DELETE",
+        "/api/v1/namespaces/default/pods/x?gracePeriodSeconds=" + "9" * 30,
+        None,
+        400,
+    ),
+    ("DeleteOptions.dryRun not a list", "DELETE", "/api/v1/namespaces/default/pods/x", b'{"dryRun": 1}', 400),
+    ("no group in the path", "PUT", "/apis///", b"{}", 404),
+    (
+        "YAML integer beyond a float",
+        "PATCH",
+        LEASE_APPLY,
+        _LEASE_YAML + b"spec: {leaseDurationSeconds: 1" + b"0" * 400 + b"}",
+        400,
+    ),
+    (
+        "YAML integer of 5000 digits",
+        "PATCH",
+        LEASE_APPLY,
+        _LEASE_YAML + b"spec: {leaseDurationSeconds: " + b"9" * 5000 + b"}",
+        400,
+    ),
+    ("YAML !!binary", "PATCH", LEASE_APPLY, _LEASE_YAML + b"spec: {holderIdentity: !!binary aGk=}", 400),
+    ("YAML !!set", "PATCH", LEASE_APPLY, _LEASE_YAML + b"spec: {holderIdentity: !!set {a}}", 400),
+    (
+        "apply list item without its merge key",
+        "PATCH",
+        "/api/v1/nodes/fz?fieldManager=t",
+        b'{"apiVersion":"v1","kind":"Node","metadata":{"name":"fz"},"status":{"addresses":[{"address":"1.2.3.4"}]}}',
+        400,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code"), [c[1:] for c in FUZZ_CASES], ids=[c[0] for c in FUZZ_CASES]
+)
+def test_fuzz_found_input_gets_status(server: Server, method: str, path: str, body: bytes | None, code: int) -> None:
+    content_type = "application/apply-patch+yaml" if "fieldManager=t" in path else "application/json"
+    status, reply = _request(server, method, path, body, content_type)
+    assert status == code, reply
+    assert reply["kind"] == "Status" and reply["status"] == "Failure" and reply["code"] == code
+    assert server.urlopen("/api/v1/namespaces/default", timeout=5).status == 200
+
+
+def test_yaml_loads_as_the_json_it_stands_for(server: Server) -> None:
+    body = _LEASE_YAML.replace(
+        b"{name: fz}", b"{name: fz-yaml, labels: {1: a, true: b}, annotations: {at: 2001-12-14}}"
+    )
+    status, lease = _request(
+        server, "PATCH", LEASE_APPLY.replace("/fz?", "/fz-yaml?"), body, "application/apply-patch+yaml"
+    )
+    assert status == 201, lease
+    assert lease["metadata"]["labels"] == {"1": "a", "true": "b"}
+    assert lease["metadata"]["annotations"] == {"at": "2001-12-14"}
+
+
+def test_one_object_as_a_table_with_a_bad_include_object_gets_400(server: Server) -> None:
+    req = urllib.request.Request(
+        server.url + "/api/v1/namespaces/default?includeObject=x",
+        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        server.urlopen(req, timeout=10)
+    reply = json.loads(err.value.read())
+    assert err.value.code == 400 and reply["kind"] == "Status" and reply["reason"] == "BadRequest"
