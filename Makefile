@@ -31,7 +31,7 @@ check: install ## lint (ruff) and type-check (mypy)
 up: install ## a local cluster with the seed example applied
 	$(BIN)/miniplane up --agents 3 --apply configs/log-collector-daemonset.yaml
 
-bench: install ## the fleet benchmark (simulated nodes, targets T1-T9): one table, about 20 minutes
+bench: install ## the fleet benchmark (simulated nodes, targets T1-T9): one table, about 30 minutes
 	$(PY) -m bench.fleet
 
 bench-all: bench bench-api bench-controller bench-agent bench-durability ## every benchmark
