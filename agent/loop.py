@@ -16,7 +16,6 @@ kubelet would record as Events.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -226,5 +225,6 @@ class SyncLoop:
         finally:
             for waiter in waiters:
                 waiter.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waiter
+            # gather, not ``suppress(CancelledError)`` around each waiter: that would also swallow
+            # a cancellation of this task arriving here, and ``run`` would never end
+            await asyncio.gather(*waiters, return_exceptions=True)

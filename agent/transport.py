@@ -49,6 +49,32 @@ class Transport(Protocol):
     def event(self, pod: PodSpecView, kind: str, reason: str, message: str) -> None: ...
 
 
+def pod_event(node: str, pod: PodSpecView, kind: str, reason: str, message: str) -> dict[str, Any]:
+    """An Event about ``pod`` as the kubelet of ``node`` records it."""
+    now = rfc3339(utcnow())
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{pod.name}.", "namespace": pod.namespace},
+        "involvedObject": {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": pod.name,
+            "namespace": pod.namespace,
+            "uid": pod.uid,
+        },
+        "reason": reason,
+        "message": message,
+        "type": kind,
+        "source": {"component": "kubelet", "host": node},
+        "reportingComponent": "kubelet",
+        "reportingInstance": node,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+
+
 async def retrying(what: str, call: Any, *args: Any, attempts: int = 0) -> Any:
     """Call until it succeeds (or ``attempts`` run out), backing off from 0.2 s to 5 s."""
     delay, tried = 0.2, 0
@@ -156,28 +182,7 @@ class HTTPTransport:
                 log.warning("reporting pod %s/%s: %s", pod.namespace, pod.name, err)
 
     def event(self, pod: PodSpecView, kind: str, reason: str, message: str) -> None:
-        now = rfc3339(utcnow())
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{pod.name}.", "namespace": pod.namespace},
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": pod.name,
-                "namespace": pod.namespace,
-                "uid": pod.uid,
-            },
-            "reason": reason,
-            "message": message,
-            "type": kind,
-            "source": {"component": "kubelet", "host": self.node},
-            "reportingComponent": "kubelet",
-            "reportingInstance": self.node,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        event = pod_event(self.node, pod, kind, reason, message)
         task = asyncio.create_task(self._post_event(event))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -22,9 +22,10 @@ import aiomqtt
 import orjson
 
 from agent.mqtt.streams import StreamRelay
+from agent.transport import pod_event
 from agent.views import PodSpecView
 from miniplane.mqtt import protocol as p
-from miniplane.timeutil import rfc3339, rfc3339_micro, utcnow
+from miniplane.timeutil import rfc3339_micro, utcnow
 from miniplane.wire.client import APIError
 
 log = logging.getLogger(__name__)
@@ -95,18 +96,7 @@ class MQTTTransport:
             will = aiomqtt.Will(
                 p.up(self.node, p.PRESENCE), p.encode({"state": p.LOST, "session": self.session}), 1, True
             )
-            client = aiomqtt.Client(
-                self.broker.host,
-                self.broker.port,
-                username=self.node,
-                password=self.password,
-                identifier=f"node-{self.node}",
-                will=will,
-                clean_session=True,
-                keepalive=self.keepalive,
-                timeout=10,
-                socket_options=p.NO_DELAY,
-            )
+            client = p.client(self.broker, self.node, self.password, f"node-{self.node}", will, self.keepalive)
             try:
                 async with client:
                     await client.subscribe(p.down_filter(self.node), qos=1)
@@ -300,28 +290,7 @@ class MQTTTransport:
         if self._client is None:
             log.debug("event %s not recorded: not connected", reason)
             return
-        now = rfc3339(utcnow())
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{pod.name}.", "namespace": pod.namespace},
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": pod.name,
-                "namespace": pod.namespace,
-                "uid": pod.uid,
-            },
-            "reason": reason,
-            "message": message,
-            "type": kind,
-            "source": {"component": "kubelet", "host": self.node},
-            "reportingComponent": "kubelet",
-            "reportingInstance": self.node,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        event = pod_event(self.node, pod, kind, reason, message)
         self._spawn(self._quiet(self._publish_now(p.EVENT, {"event": orjson.dumps(event)})))
 
     @staticmethod

@@ -127,18 +127,8 @@ class Bridge:
         while True:
             session = uuid.uuid4().hex
             will = aiomqtt.Will(p.SERVER_PRESENCE, p.encode({"state": p.OFFLINE, "session": session}), 1, True)
-            client = aiomqtt.Client(
-                self.broker.host,
-                self.broker.port,
-                username=self.username,
-                password=self.password,
-                identifier=f"{p.SERVER_USER}-{session[:8]}",
-                will=will,
-                clean_session=True,
-                keepalive=self.keepalive,
-                timeout=10,
-                socket_options=p.NO_DELAY,
-            )
+            identifier = f"{p.SERVER_USER}-{session[:8]}"
+            client = p.client(self.broker, self.username, self.password, identifier, will, self.keepalive)
             try:
                 async with client:
                     self._client = client

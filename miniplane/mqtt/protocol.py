@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import aiomqtt
 import msgpack
 
 VERSION = "v1"
@@ -54,6 +55,29 @@ NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 # Presence states
 ONLINE, LOST, GOODBYE, OFFLINE = "online", "lost", "goodbye", "offline"
+
+
+def client(
+    broker: BrokerAddress,
+    username: str | None,
+    password: str | None,
+    identifier: str,
+    will: aiomqtt.Will,
+    keepalive: int,
+) -> aiomqtt.Client:
+    """A connection as both sides open one: a clean session, a will, TCP_NODELAY (paho leaves it off)."""
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=username,
+        password=password,
+        identifier=identifier,
+        will=will,
+        clean_session=True,
+        keepalive=keepalive,
+        timeout=10,
+        socket_options=NO_DELAY,
+    )
 
 
 def up(node: str, kind: str, *rest: str) -> str:
