@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help install venv test check up bench bench-all bench-api bench-agent bench-controller bench-durability bench-mqtt clean
 
@@ -18,7 +19,7 @@ venv: $(BIN)/activate
 install: venv ## install miniplane and everything the tests need into .venv
 	$(PY) -m pip install --quiet -e '.[test]'
 	command -v mosquitto >/dev/null && command -v iptables >/dev/null || \
-		{ apt-get update && apt-get install -y mosquitto mosquitto-clients iptables; }
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y mosquitto mosquitto-clients iptables; }
 
 test: install ## run the whole test suite (unit, integration, end to end)
 	$(PY) -m pytest -q

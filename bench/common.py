@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -20,6 +21,23 @@ def proc_rss_mib(pid: int) -> float:
     """Resident memory of a process in MiB, from /proc/PID/statm."""
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * _PAGE / 2**20
+
+
+def daemonset(max_unavailable: str | int, grace_period: int | None = None) -> dict[str, Any]:
+    """The benchmarks' DaemonSet ``agent``: one container, RollingUpdate with ``max_unavailable``."""
+    spec: dict[str, Any] = {"containers": [{"name": "agent", "image": "busybox:1", "args": ["sleep", "infinity"]}]}
+    if grace_period is not None:
+        spec["terminationGracePeriodSeconds"] = grace_period
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable}},
+            "template": {"metadata": {"labels": {"app": "agent"}}, "spec": spec},
+        },
+    }
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench.common import print_table, proc_cpu_seconds, proc_rss_mib
+from bench.common import daemonset, print_table, proc_cpu_seconds, proc_rss_mib
 from tests.cluster import Server, start_server
 
 NS = "bench"
@@ -46,23 +46,6 @@ def node(name: str) -> Obj:
         "kind": "Node",
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
         "status": {"conditions": [ready], "allocatable": allocatable, "capacity": allocatable},
-    }
-
-
-def daemonset(max_unavailable: str) -> Obj:
-    container = {"name": "agent", "image": "busybox:1", "args": ["sleep", "infinity"]}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": "agent"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "agent"}},
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable}},
-            "template": {
-                "metadata": {"labels": {"app": "agent"}},
-                "spec": {"terminationGracePeriodSeconds": 0, "containers": [container]},
-            },
-        },
     }
 
 
@@ -181,7 +164,7 @@ async def scenario(server: Server, nodes: int, rolling: bool, profile: str | Non
         watcher = asyncio.create_task(kubelets.run(rv))
         profiler = start_profiler(pid, profile) if profile else None
         cpu0, own0, start = proc_cpu_seconds(pid), proc_cpu_seconds(os.getpid()), time.monotonic()
-        async with http.post(DS_PATH, data=orjson.dumps(daemonset("10%"))) as reply:
+        async with http.post(DS_PATH, data=orjson.dumps(daemonset("10%", grace_period=0))) as reply:
             assert reply.status == 201, await reply.text()
 
         async def all_pods() -> bool:

@@ -40,7 +40,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench.common import print_table, proc_cpu_seconds, proc_rss_mib
+from bench.common import daemonset, print_table, proc_cpu_seconds, proc_rss_mib
 from miniplane.metrics import parse
 from miniplane.simulate.stats import quantile, window
 from tests.cluster import REPO, Server, start_server
@@ -55,20 +55,6 @@ JOIN_RATE = 50.0
 WAVE_NODES = 100
 Obj = dict[str, Any]
 Results = dict[str, float]
-
-
-def daemonset(max_unavailable: str | int) -> Obj:
-    container = {"name": "agent", "image": "busybox:1", "args": ["sleep", "infinity"]}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": "agent"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "agent"}},
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable}},
-            "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [container]}},
-        },
-    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -132,6 +118,13 @@ class Run:
     @property
     def pid(self) -> int:
         return self.server.process.pid
+
+    async def stop(self) -> None:
+        """Stop the simulators, the bench's connection pool and the server."""
+        for simulator in self.simulators:
+            simulator.stop()
+        await self.http.close()
+        self.server.stop()
 
     async def get(self, url: str) -> Obj:
         async with self.http.get(url) as reply:
@@ -357,10 +350,7 @@ async def fleet_run(work: Path, nodes: int, with_intake: bool) -> Results:
             print(f"  {nodes:,} nodes: {run.results}", file=sys.stderr, flush=True)
         return run.results
     finally:
-        for simulator in run.simulators:
-            simulator.stop()
-        await run.http.close()
-        server.stop()
+        await run.stop()
 
 
 async def _registered(simulator: Simulator, nodes: int) -> bool:
@@ -384,10 +374,7 @@ async def waves_run(work: Path) -> Results:
         run.results["wave_overhead"] = (run.results["waves"] / WAVE_NODES - 1.0) * 1000
         return run.results
     finally:
-        for simulator in run.simulators:
-            simulator.stop()
-        await run.http.close()
-        server.stop()
+        await run.stop()
 
 
 def median(runs: list[Results], key: str) -> float:
