@@ -23,7 +23,7 @@ from typing import Any
 
 from miniplane.api.resources import bind_pod
 from miniplane.controllers.bound_pods import BoundPods, PodKey
-from miniplane.controllers.cached import decode_for_cache
+from miniplane.controllers.cached import node_view
 from miniplane.controllers.feed import Feed, run_feeds
 from miniplane.controllers.recorder import EventRecorder
 from miniplane.controllers.workqueue import WorkQueue
@@ -66,14 +66,14 @@ class Binder:
     # ---- event handlers (no I/O) --------------------------------------------------------------
 
     def _list_nodes(self, items: list[StoredObject]) -> None:
-        self.nodes = {o.name: decode_for_cache(o) for o in items}
+        self.nodes = {o.name: node_view(o) for o in items}
         self._wake()
 
     def _on_node(self, event: WatchEvent) -> None:
         old = self.nodes.pop(event.obj.name, None)
         if event.type == "DELETED":
             return
-        new = self.nodes[event.obj.name] = decode_for_cache(event.obj)
+        new = self.nodes[event.obj.name] = node_view(event.obj)
         if old is None or _offer(old) != _offer(new):
             self._wake()
 

@@ -1,8 +1,10 @@
 """The DaemonSet controller: watches, a work queue of DaemonSet keys, and one sync per key.
 
 Watches DaemonSets, nodes, ControllerRevisions and pods through the store (``Feed``) and maps each
-change to the DaemonSets it concerns (``triggers.py``). Nodes and DaemonSets are cached decoded;
-pods and revisions are listed per namespace at each sync. A sync (``README.md``'s flow):
+change to the DaemonSets it concerns (``triggers.py``). Nodes (as ``cached.node_view``) and
+DaemonSets are cached decoded; pods and revisions are listed per namespace at each sync, and a
+pod is decoded again only when it changed since the DaemonSet's last sync (``podviews.py``).
+A sync (``README.md``'s flow):
 
     history plan → apply it → pod plan → adopt/release → delete, create (slow start) → events
     → prune old revisions → status (only when it changed) → re-sync after ``requeue_after``
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from miniplane.controllers.cached import decode_for_cache
+from miniplane.controllers.cached import node_view
 from miniplane.controllers.daemonset import events, triggers
 from miniplane.controllers.daemonset.apply import DAEMONSETS, PODS, PlanApplier
 from miniplane.controllers.daemonset.backoff import Backoff, prune_backoff
@@ -28,7 +30,7 @@ from miniplane.controllers.daemonset.claim import selector, selects_all
 from miniplane.controllers.daemonset.history import plan_history
 from miniplane.controllers.daemonset.pacing import Pacer
 from miniplane.controllers.daemonset.plan import compute_plan
-from miniplane.controllers.daemonset.podutil import planning_view
+from miniplane.controllers.daemonset.podviews import PodViews
 from miniplane.controllers.daemonset.revisions import REVISIONS
 from miniplane.controllers.feed import Feed, run_feeds
 from miniplane.controllers.recorder import EventRecorder
@@ -60,6 +62,7 @@ class DaemonSetController:
         self.nodes: dict[str, dict[str, Any]] = {}
         self.backoff: dict[str, Backoff] = {}
         self.pacer: Pacer[Key] = Pacer(self.queue)
+        self.pod_views = PodViews()
         self.recorder = EventRecorder(service, events.SOURCE_COMPONENT, clock)
         self.applier = PlanApplier(service, self.recorder)
 
@@ -85,18 +88,19 @@ class DaemonSetController:
         if event.type == "DELETED":
             self.daemonsets.pop(key, None)
             self.pacer.forget(key)
+            self.pod_views.forget(key)
             return
         self.daemonsets[key] = triggers.CachedDaemonSet.of(event.obj.decode())
         if triggers.daemonset_changed(event):
             self.pacer.enqueue(key)
 
     def _list_nodes(self, items: list[StoredObject]) -> None:
-        self.nodes = {o.name: decode_for_cache(o) for o in items}
+        self.nodes = {o.name: node_view(o) for o in items}
         self._list_owned(items)
 
     def _on_node(self, event: WatchEvent) -> None:
         old = self.nodes.pop(event.obj.name, None)
-        new = None if event.type == "DELETED" else decode_for_cache(event.obj)
+        new = None if event.type == "DELETED" else node_view(event.obj)
         if new is not None:
             self.nodes[event.obj.name] = new
         for key in triggers.node_wakes(old, new, self.daemonsets):
@@ -169,7 +173,6 @@ class DaemonSetController:
             uids = {
                 p["metadata"]["name"]: p["metadata"].get("uid", "") for p in pods if p["metadata"]["name"] in claimed
             }
-        del pods  # thousands of decoded pods: let them go before the writes, not after (the collector traverses them)
         await self.applier.claim_pods(ds, plan, uids)
         errors = await self.applier.apply_pods(ds, plan)
         self.backoff.update(plan.backoff)
@@ -188,6 +191,6 @@ class DaemonSetController:
         sel, uid = selector(ds), ds["metadata"]["uid"].encode()
         items = (await self.store.list(PODS.key, Query(namespace=key[0])))[0]
         with self.pacer.planning(key):
-            return [
-                planning_view(o.decode()) for o in items if (sel is not None and sel.matches(o.labels)) or uid in o.raw
-            ]
+            return self.pod_views.select(
+                key, items, lambda o: (sel is not None and sel.matches(o.labels)) or uid in o.raw
+            )

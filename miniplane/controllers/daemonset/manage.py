@@ -84,7 +84,8 @@ def plan_for_node(
             delete.append(name(pod))
         else:
             running.append(pod)
-    running.sort(key=oldest_first)
+    if len(running) > 1:
+        running.sort(key=oldest_first)
     create = False
     if not surge:
         delete.extend(name(p) for p in running[1:])

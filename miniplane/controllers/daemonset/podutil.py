@@ -45,12 +45,18 @@ def target_node(pod: Pod) -> str | None:
 
 
 def planning_view(pod: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a decoded pod the DaemonSet decisions read (metadata without managedFields,
-    ``spec.nodeName`` and ``spec.affinity``, status): a sync holds thousands of them at once."""
+    """The parts of a decoded pod the DaemonSet decisions read: metadata without managedFields,
+    ``spec.nodeName`` and ``spec.affinity``, ``status.phase`` and the Ready condition (the
+    controller keeps one per pod between syncs)."""
     meta = pod.get("metadata") or {}
     meta.pop("managedFields", None)
     spec = pod.get("spec") or {}
     pod["spec"] = {k: spec[k] for k in ("nodeName", "affinity") if k in spec}
+    status = pod.get("status") or {}
+    ready = [c for c in status.get("conditions") or () if isinstance(c, dict) and c.get("type") == "Ready"]
+    pod["status"] = {"phase": status["phase"]} if "phase" in status else {}
+    if ready:
+        pod["status"]["conditions"] = ready
     return pod
 
 

@@ -105,7 +105,7 @@ def status_from(
         if not pods:
             continue
         current += 1
-        oldest = min(pods, key=oldest_first)
+        oldest = pods[0] if len(pods) == 1 else min(pods, key=oldest_first)
         ready += is_ready(oldest)
         available += is_available(oldest, min_ready, now)
         updated += is_updated(oldest, current_hash, generation)
