@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvloop
 
+from miniplane.store.memory import HISTORY_BYTES
 from miniplane.timeutil import parse_duration
 
 DEFAULT_DATA_DIR = Path.home() / ".miniplane"
@@ -206,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=20_000,
         metavar="N",
-        help="changes kept for watches that resume (older resourceVersions get 410 Gone)",
+        help=f"changes kept for watches that resume, within {HISTORY_BYTES >> 20} MiB of objects"
+        " (older resourceVersions get 410 Gone)",
     )
     server.add_argument(
         "--max-watches-per-client",

@@ -23,11 +23,12 @@ from miniplane.objects.errors import APIError
 from miniplane.objects.service import ObjectService
 from miniplane.resources.registry import BY_KEY, BY_KIND, RESOURCES
 from miniplane.store import errors as store_errors
-from miniplane.store.base import Query, StoredObject
+from miniplane.store.base import Query, StoredObject, WatchEvent
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (resource, namespace, name)
+RELISTED = "RELISTED"  # a queued object from a list after a lost watch (not an event)
 
 
 class GarbageCollector:
@@ -62,12 +63,13 @@ class GarbageCollector:
             try:
                 async for event in self.store.watch(resource, Query(), rv):
                     rv = event.obj.rv
-                    self.queue.put_nowait((event.type, event.obj))
+                    if not _owners_kept(event):
+                        self.queue.put_nowait((event.type, event.obj))
                 return
             except (store_errors.Gone, store_errors.WatchOverflow):
                 items, rv = await self.store.list(resource)
                 for obj in items:
-                    self.queue.put_nowait(("MODIFIED", obj))
+                    self.queue.put_nowait((RELISTED, obj))
 
     async def _initial_sweep(self) -> None:
         for key in list(self.owners):
@@ -106,7 +108,7 @@ class GarbageCollector:
             elif obj.namespace in self.terminating_namespaces:
                 await self._empty_namespace(obj.namespace)
             return
-        self._index(obj)
+        self._index(obj, refresh=kind == RELISTED)
         if b'"deletionTimestamp"' in obj.raw:
             await self._check_owner(key, obj.decode())
         await self._collect_orphaned(key)
@@ -117,10 +119,12 @@ class GarbageCollector:
 
     # ---- index -------------------------------------------------------------------------------
 
-    def _index(self, obj: StoredObject) -> None:
+    def _index(self, obj: StoredObject, refresh: bool = False) -> None:
+        """Note the object's uid and owners; ``refresh``: it may have been deleted and created again unseen."""
         key = (obj.resource, obj.namespace, obj.name)
-        if key in self.uid_of and key not in self.owners and not _may_matter(obj):
-            return  # a known object without owners or deletion: nothing to index (Lease renewals, status writes)
+        unchanged = key in self.uid_of and not refresh and obj.owners == self.owners.get(key, ())
+        if unchanged and (obj.resource != "namespaces" or b'"deletionTimestamp"' not in obj.raw):
+            return  # a known object whose owners stay (Lease renewals, status writes): nothing to index
         data = obj.decode()
         meta = data.get("metadata", {})
         if meta.get("uid"):
@@ -131,7 +135,7 @@ class GarbageCollector:
         old = self.owners.pop(key, ())
         for uid in old:
             self.dependents[uid].discard(key)
-        refs = tuple(r["uid"] for r in meta.get("ownerReferences", []) if isinstance(r, dict) and r.get("uid"))
+        refs = obj.owners
         if refs:
             self.owners[key] = refs
             for uid in refs:
@@ -273,6 +277,13 @@ def _key_object(key: Key) -> StoredObject:
     return StoredObject(key[0], key[1], key[2], 0, b"{}", {}, {})
 
 
-def _may_matter(obj: StoredObject) -> bool:
-    """Whether an update can change the collector's index: owner references or a deletion in its bytes."""
-    return b'"ownerReferences"' in obj.raw or b'"deletionTimestamp"' in obj.raw
+def _owners_kept(event: WatchEvent) -> bool:
+    """An update that leaves the owners as they were, of an object not being deleted (Lease renewals,
+    status writes): nothing for the collector, whose index holds the previous version's owners."""
+    prev = event.prev
+    return (
+        event.type == "MODIFIED"
+        and prev is not None
+        and event.obj.owners == prev.owners
+        and b'"deletionTimestamp"' not in event.obj.raw
+    )

@@ -32,6 +32,7 @@ class StoredObject:
     raw: bytes  # compact JSON; metadata.resourceVersion == str(rv)
     labels: Mapping[str, str]
     fields: Mapping[str, str]  # selectable fields, e.g. {"metadata.name": "p", "spec.nodeName": "n1"}
+    owners: tuple[str, ...] = ()  # the uids in metadata.ownerReferences (the garbage collector's index)
 
     def decode(self) -> dict[str, Any]:
         """Return a fresh, mutable dict of the object."""

@@ -6,7 +6,9 @@ Everything runs on the event loop without awaiting, so each call is atomic: a ``
 - ``_Table`` keeps one resource's objects per namespace (names kept sorted) with an index from
   ``label=value`` and from configured fields (``spec.nodeName``) to keys, so selective lists do not
   scan every object.
-- ``_WatchHub`` keeps the last ``history_size`` changes (for resuming watches) and the watchers, indexed
+- ``_WatchHub`` keeps the last ``history_size`` changes, within ``history_bytes`` of serialized objects
+  (for resuming watches: at 10,000 nodes the Lease renewals alone would otherwise keep 100,000 old
+  versions, over 100 MiB, alive), and the watchers, indexed
   by resource and by the name, indexed field or namespace their query pins, so a write only looks at
   watchers that can care. Every watcher receives the same ``StoredObject``s: nothing is re-encoded.
 - ``MemoryStore`` stamps resourceVersions, encodes objects once and glues the two together.
@@ -38,6 +40,8 @@ _NAME = "metadata.name"
 _NAMESPACE = "metadata.namespace"
 
 Key = tuple[str, str]  # (namespace, name)
+HISTORY_BYTES = 48 * 1024 * 1024  # default budget of the watch history (serialized objects)
+_EVENT_OVERHEAD = 600  # bytes per kept event beyond the serialized object: the event, its labels and fields
 Term = tuple[str, str, str]  # ("label" | "field", key, value)
 
 
@@ -49,14 +53,15 @@ class MemoryStore:
         history_size: int = 100_000,
         watch_queue_size: int = 10_000,
         *,
+        history_bytes: int = HISTORY_BYTES,
         indexed_fields: Collection[str] = ("spec.nodeName",),
     ) -> None:
-        if history_size < 1 or watch_queue_size < 1:
-            raise ValueError("history_size and watch_queue_size must be positive")
+        if history_size < 1 or watch_queue_size < 1 or history_bytes < 1:
+            raise ValueError("history_size, history_bytes and watch_queue_size must be positive")
         self._rv = 0
         self._tables: dict[str, _Table] = {}
         self._indexed_fields = tuple(indexed_fields)
-        self._hub = _WatchHub(history_size, watch_queue_size, (_NAME, *self._indexed_fields, _NAMESPACE))
+        self._hub = _WatchHub(history_size, history_bytes, watch_queue_size, (_NAME, *self._indexed_fields, _NAMESPACE))
 
     @property
     def current_rv(self) -> int:
@@ -209,7 +214,7 @@ def tombstone(old: StoredObject, rv: int) -> StoredObject:
     """The last state of a deleted object, stamped with the deletion's resourceVersion ``rv``."""
     last = old.decode()
     last["metadata"]["resourceVersion"] = str(rv)
-    return StoredObject(old.resource, old.namespace, old.name, rv, _dumps(last), old.labels, old.fields)
+    return StoredObject(old.resource, old.namespace, old.name, rv, _dumps(last), old.labels, old.fields, old.owners)
 
 
 def encode(
@@ -217,8 +222,8 @@ def encode(
 ) -> StoredObject:
     """``obj`` serialized as version ``rv`` of its key (the caller's dict is untouched).
 
-    Labels and fields equal to the previous version's (``old``) are shared with it, which matters for
-    the versions the watch history keeps.
+    Labels, fields and owners equal to the previous version's (``old``) are shared with it, which
+    matters for the versions the watch history keeps.
     """
     raw = _dumps({**obj, "metadata": {**obj["metadata"], "resourceVersion": str(rv)}})
     return _stored(resource, namespace, name, rv, raw, obj, old)
@@ -236,7 +241,18 @@ def _stored(
     fields: Mapping[str, str] = selectable_fields(resource, obj)
     labels = old.labels if old is not None and labels == old.labels else _interned(labels)
     fields = old.fields if old is not None and fields == old.fields else _interned(fields)
-    return StoredObject(resource, namespace, name, rv, raw, labels, fields)
+    owners = owner_uids(obj)
+    if old is not None and owners == old.owners:
+        owners = old.owners
+    return StoredObject(resource, namespace, name, rv, raw, labels, fields, owners)
+
+
+def owner_uids(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    """The uids an object's ``metadata.ownerReferences`` name, in order."""
+    refs = obj["metadata"].get("ownerReferences")
+    if not refs:
+        return ()
+    return tuple(uid for r in refs if isinstance(r, dict) and isinstance(uid := r.get("uid"), str) and uid)
 
 
 def _dumps(obj: dict[str, Any]) -> bytes:
@@ -343,6 +359,8 @@ class _Table:
         return terms
 
     def _reindex(self, old: StoredObject | None, new: StoredObject | None) -> None:
+        if old is not None and new is not None and old.labels is new.labels and old.fields is new.fields:
+            return  # shared by ``encode`` when equal: the usual update changes neither
         before, after = self._terms(old), self._terms(new)
         if before == after:
             return
@@ -394,8 +412,11 @@ class _ResourceWatchers:
 class _WatchHub:
     """History of recent changes and fan-out of new ones to the watchers that may want them."""
 
-    def __init__(self, history_size: int, queue_size: int, bucket_fields: tuple[str, ...]) -> None:
-        self.history: deque[WatchEvent] = deque(maxlen=history_size)
+    def __init__(self, history_size: int, history_bytes: int, queue_size: int, bucket_fields: tuple[str, ...]) -> None:
+        self.history: deque[WatchEvent] = deque()
+        self.history_size = history_size
+        self.history_bytes = history_bytes
+        self._bytes = 0  # what the history's objects weigh, by ``_weight``
         self.queue_size = queue_size
         self.bucket_fields = bucket_fields  # most selective first
         self.watchers: dict[str, _ResourceWatchers] = {}
@@ -442,7 +463,7 @@ class _WatchHub:
 
     def publish(self, event: WatchEvent) -> None:
         """Record a change and queue it (as each watcher sees it) for the watchers concerned."""
-        self.history.append(event)
+        self._remember(event)
         group = self.watchers.get(event.obj.resource)
         if group is None:
             return
@@ -452,6 +473,13 @@ class _WatchHub:
                 overflowed.extend(w for w in group.buckets.get(bucket, ()) if not self._offer(w, event))
         for watcher in overflowed:
             self.unsubscribe(watcher)
+
+    def _remember(self, event: WatchEvent) -> None:
+        """Append to the history, dropping the oldest changes beyond its count or byte budget (the newest stays)."""
+        self.history.append(event)
+        self._bytes += _weight(event)
+        while len(self.history) > 1 and (len(self.history) > self.history_size or self._bytes > self.history_bytes):
+            self._bytes -= _weight(self.history.popleft())
 
     def close(self) -> None:
         self.closed = True
@@ -483,8 +511,14 @@ class _WatchHub:
         return None
 
     def _buckets_touched(self, event: WatchEvent) -> set[tuple[str, str]]:
-        states = [event.obj] if event.prev is None else [event.obj, event.prev]
+        prev = event.prev
+        states = [event.obj] if prev is None or prev.fields is event.obj.fields else [event.obj, prev]
         return {(field, _field_value(obj, field)) for field in self.bucket_fields for obj in states}
+
+
+def _weight(event: WatchEvent) -> int:
+    """What keeping an event in the history costs, roughly: its object's bytes and bookkeeping."""
+    return len(event.obj.raw) + _EVENT_OVERHEAD
 
 
 def _as_seen(query: Query, event: WatchEvent) -> WatchEvent | None:

@@ -83,3 +83,24 @@ async def test_close_stops_a_watch_in_the_middle_of_its_replay() -> None:
     assert (await anext(events)).obj.name == "p0"
     await store.close()
     assert [e async for e in events] == []
+
+
+async def test_history_keeps_within_its_byte_budget() -> None:
+    """Old versions beyond ``history_bytes`` are let go; a watch from before them is Gone, later ones resume."""
+    store = MemoryStore(history_bytes=5_000)
+    for i in range(20):
+        await store.create("pods", pod(f"p{i}", phase="x" * 500))
+    stats = store.statistics()
+    assert 1 <= stats.history_events < 20
+    assert stats.oldest_rv == 20 - stats.history_events + 1
+    events = await watch(store, False, since_rv=stats.oldest_rv - 1)
+    assert [e.obj.name for e in await events.take(stats.history_events)][-1] == "p19"
+    await events.close()
+    with pytest.raises(Gone):
+        await anext(store.watch("pods", since_rv=stats.oldest_rv - 2))
+
+
+async def test_history_keeps_the_newest_change_however_large() -> None:
+    store = MemoryStore(history_bytes=10)
+    await store.create("pods", pod("big", phase="x" * 5_000))
+    assert store.statistics().history_events == 1
