@@ -87,7 +87,7 @@ async def authorize(request: web.Request, service: ObjectService, target: Target
     user: User | None = request.get(REQUEST_USER)
     if user is None or user.is_admin:
         return
-    watch = request.query.get("watch", "").lower() in ("true", "1")
+    watch = request.method in ("GET", "HEAD") and request.query.get("watch", "").lower() in ("true", "1")
     verb = authz.request_verb(request.method, bool(target.name), watch)
     if target.subresource == "exec":
         verb = "create"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 NODE_GROUP = "system:nodes"
@@ -30,7 +31,9 @@ class User:
         return None
 
 
+@functools.lru_cache(maxsize=100_000)
 def node_user(name: str) -> User:
+    """The user a node's token authenticates (one per node, kept: every heartbeat needs it)."""
     return User(NODE_USER_PREFIX + name, (NODE_GROUP, AUTHENTICATED_GROUP))
 
 

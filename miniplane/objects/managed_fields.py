@@ -26,14 +26,15 @@ def without(obj: dict[str, Any]) -> dict[str, Any]:
 
 def fields_v1(value: Any, schema: FieldSchema) -> FieldsV1:
     """The FieldsV1 set of the fields present in ``value``."""
-    if isinstance(value, dict):
-        return {f"f:{k}": fields_v1(v, schema.child(k)) for k, v in value.items()}
+    if isinstance(value, dict):  # a scalar's set is empty whatever its schema: no lookup for it
+        return {f"f:{k}": fields_v1(v, schema.child(k)) if isinstance(v, dict | list) else {} for k, v in value.items()}
     if isinstance(value, list) and "merge" in schema.patch_strategy:
         key = schema.patch_merge_key
+        item_schema = schema.item()
         out: FieldsV1 = {}
         for item in value:
             if key and isinstance(item, dict) and key in item:
-                out["k:" + orjson.dumps({key: item[key]}).decode()] = fields_v1(item, schema.item())
+                out["k:" + orjson.dumps({key: item[key]}).decode()] = fields_v1(item, item_schema)
             elif not isinstance(item, dict | list):
                 out["v:" + orjson.dumps(item).decode()] = {}
         return out
@@ -62,10 +63,30 @@ def _entry(manager: str, operation: str, api_version: str, fields: FieldsV1) -> 
         "manager": manager,
         "operation": operation,
         "apiVersion": api_version,
-        "time": rfc3339(utcnow()),
+        "time": _clock.now(),
         "fieldsType": "FieldsV1",
         "fieldsV1": fields,
     }
+
+
+class _SecondsClock:
+    """The current time as an entry's ``time`` (seconds precision): formatted once per second."""
+
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.text = ""
+
+    def now(self) -> str:
+        t = utcnow()
+        second = int(t.timestamp())
+        if second != self.second:
+            self.second, self.text = second, rfc3339(t)
+        return self.text
+
+
+_clock = _SecondsClock()
 
 
 def _upsert(obj: dict[str, Any], entry: dict[str, Any], entries: list[dict[str, Any]]) -> None:
@@ -80,6 +101,30 @@ def _changed(old: Any, new: Any) -> Any:
     return new
 
 
+def _changed_body(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``_changed`` over what Update entries track: everything but kind, apiVersion and the metadata
+    other than labels and annotations."""
+    out: dict[str, Any] = {}
+    for key, value in new.items():
+        if key == "metadata":
+            meta = _meta_of(new)
+            old_meta = _meta_of(old)
+            if meta != old_meta:
+                out[key] = _changed(old_meta, meta)
+        elif key not in ("kind", "apiVersion") and old.get(key) != value:
+            out[key] = _changed(old.get(key), value)
+    return out
+
+
+def _covers(fields: FieldsV1, other: FieldsV1) -> bool:
+    """Whether every path of ``other`` is in ``fields``."""
+    for key, sub in other.items():
+        mine = fields.get(key)
+        if not isinstance(mine, dict) or (sub and not _covers(mine, sub)):
+            return False
+    return True
+
+
 def record(
     obj: dict[str, Any], manager: str, operation: str, api_version: str, old: dict[str, Any] | None = None
 ) -> None:
@@ -92,12 +137,16 @@ def record(
     if not manager:
         meta["managedFields"] = entries
         return
-    body = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
-    body["metadata"] = {k: v for k, v in meta.items() if k in ("labels", "annotations")}
-    schema = kind_schema(api_version, obj.get("kind", ""))
-    changed = _changed({k: v for k, v in (old or {}).items() if k != "metadata"} | {"metadata": _meta_of(old)}, body)
+    changed = _changed_body(old or {}, obj)
     previous = next((e for e in entries if (e.get("manager"), e.get("operation")) == (manager, operation)), None)
-    fields = _union(previous.get("fieldsV1", {}) if previous else {}, fields_v1(changed, schema))
+    before = previous.get("fieldsV1") if previous else None
+    written = fields_v1(changed, kind_schema(api_version, obj.get("kind", "")))
+    if not isinstance(before, dict):
+        fields = written
+    elif _covers(before, written):  # the usual heartbeat or status write: the manager's set stays as it is
+        fields = before
+    else:
+        fields = _union(before, written)
     _upsert(obj, _entry(manager, operation, api_version, fields), entries)
 
 

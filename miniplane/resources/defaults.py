@@ -25,6 +25,7 @@ Malformed parts (a string where an object belongs) are left alone for validation
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -280,11 +281,20 @@ def _canonical_quantities(amounts: Any) -> None:
 
 
 def _canonical(raw: Any, *, round_to_milli: bool) -> Any:
+    if isinstance(raw, str):  # remembered: every node reports the same few capacities on each status write
+        return _canonical_text(raw, round_to_milli)
+    return _canonical_amount(raw, round_to_milli)
+
+
+def _canonical_amount(raw: Any, round_to_milli: bool) -> Any:
     try:
         amount = Quantity.parse(raw)
     except ValueError:
         return raw
     return str(amount.rounded_to_milli() if round_to_milli else amount)
+
+
+_canonical_text = functools.lru_cache(maxsize=4096)(_canonical_amount)
 
 
 # ---- helpers ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ Getter = Callable[[Mapping[str, Any]], str]
 def _lookup(obj: Mapping[str, Any], steps: tuple[str, ...]) -> Any:
     value: Any = obj
     for step in steps:
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict) and not isinstance(value, Mapping):  # the quick test first: objects are dicts
             return None
         value = value.get(step)
     return value

@@ -115,8 +115,12 @@ def object_meta_update(meta: Mapping[str, Any], old_meta: Mapping[str, Any], cor
         new, old = text(meta.get(key)), text(old_meta.get(key))
         if new != old and (new or key != "uid"):
             causes.append(immutable(f"metadata.{key}", new))
-    causes += _common_meta(meta, core)
+    if any(meta.get(key) != old_meta.get(key) for key in _COMMON_META):
+        causes += _common_meta(meta, core)  # unchanged (heartbeats, status writes): it passed when stored
     return causes
+
+
+_COMMON_META = ("labels", "annotations", "ownerReferences", "finalizers")  # what ``_common_meta`` reads
 
 
 def _common_meta(meta: Mapping[str, Any], core: bool) -> list[Cause]:

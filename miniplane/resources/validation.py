@@ -231,8 +231,12 @@ def _node(obj: Object, old: Object | None) -> list[Cause]:
     spec, status = mapping(obj.get("spec")), mapping(obj.get("status"))
     causes = _meta("Node", obj, old)
     causes += taints(seq(spec.get("taints")), "metadata.taints")  # upstream reports taints under metadata
+    old_status = mapping((old or {}).get("status"))
     for key in ("capacity", "allocatable"):
-        for name, raw in mapping(status.get(key)).items():
+        amounts = mapping(status.get(key))
+        if old is not None and amounts == mapping(old_status.get(key)):
+            continue  # unchanged (the usual status write): it passed when stored
+        for name, raw in amounts.items():
             causes += resource_quantity(name, raw, f"status.{key}.{name}")
     old_provider = text(mapping((old or {}).get("spec")).get("providerID"))
     if old_provider and old_provider != text(spec.get("providerID")):

@@ -4,7 +4,9 @@ Work keys and what brings them:
 - ``("node", name)``: any change of the Node, and its heartbeat deadline (one pending timer per
   node; a Lease renewal needs no work, the deadline re-checks the newest ``renewTime`` when it
   fires). ``plan_node`` decides; conditions and taints go out in one store write. When Ready just
-  went Unknown the Node gets ``NodeNotReady``.
+  went Unknown the Node gets ``NodeNotReady``. A deadline that finds the Node as it was at the last
+  check, which needed no write, and its Lease renewed since, only re-arms the timer: the Node's own
+  heartbeat was kept from that check, so the Node is not decoded again.
 - ``("ready", ns, pod)``: a pod on a node whose Ready is Unknown (every pod there when the node
   turns Unknown, and any pod change there later): its Ready condition goes False, with a Warning
   ``NodeNotReady`` on the pod.
@@ -26,12 +28,15 @@ from miniplane.controllers.feed import Feed
 from miniplane.controllers.nodelifecycle.loop import NODES, PODS, pods_on, serve
 from miniplane.controllers.nodelifecycle.plan import (
     READY,
+    Heartbeat,
     TimedTaint,
     evicted_status,
     eviction_time,
+    later_deadline,
     lease_renew_time,
     node_condition,
     noexecute_taints,
+    own_heartbeat,
     plan_node,
     pod_not_ready,
 )
@@ -71,6 +76,7 @@ class NodeLifecycleController:
         self.first_seen: dict[str, datetime] = {}
         self.unknown: set[str] = set()  # nodes whose Ready condition is Unknown
         self.noexecute: dict[str, tuple[TimedTaint, ...]] = {}  # node → its NoExecute taints, with start times
+        self.settled: dict[str, tuple[int, Heartbeat]] = {}  # node → version that needed no write, its heartbeat
 
     async def run(self) -> None:
         """Watch nodes, node leases and pods; act on them until cancelled."""
@@ -101,7 +107,7 @@ class NodeLifecycleController:
         self.queue.add(("node", name))
 
     def _forget_node(self, name: str) -> None:
-        for state in (self.nodes, self.first_seen, self.noexecute):
+        for state in (self.nodes, self.first_seen, self.noexecute, self.settled):
             state.pop(name, None)
         self.unknown.discard(name)
 
@@ -152,12 +158,21 @@ class NodeLifecycleController:
         stored = self.nodes.get(name)
         if stored is None:
             return
-        node = stored.decode()
         now = self.clock()
+        renewed = self._renewed(name)
+        settled = self.settled.get(name)
+        if settled is not None and settled[0] == stored.rv:
+            deadline = later_deadline(settled[1], renewed)
+            if now < deadline:
+                self._at(("node", name), deadline)
+                return
+        node = stored.decode()
         first_seen = self.first_seen.setdefault(name, now)
-        plan = plan_node(node, self._renewed(name), first_seen, now, self.grace, self.startup_grace)
+        plan = plan_node(node, renewed, first_seen, now, self.grace, self.startup_grace)
         if plan.recheck_at is not None:
             self._at(("node", name), plan.recheck_at)
+            if plan.conditions is None and plan.taints is None:
+                self.settled[name] = stored.rv, own_heartbeat(node, first_seen, self.grace, self.startup_grace)
         if plan.conditions is not None:
             node.setdefault("status", {})["conditions"] = plan.conditions
         if plan.taints is not None:

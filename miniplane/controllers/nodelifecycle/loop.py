@@ -1,9 +1,12 @@
 """What the node lifecycle controller and pod GC share: the run/work loop and listing a node's pods.
 
 Both follow the shape of the other controllers: ``Feed``s fill caches and queue keys (no I/O),
-one worker hands each key to a handler that reads the current state and decides again, so a key
-queued twice or woken early is harmless. Deadlines are ``WorkQueue.add_after`` timers: one per
-key, the earliest kept, woken by the event loop's own timer heap (no periodic scan).
+``WORKERS`` workers hand each key to a handler that reads the current state and decides again, so
+a key queued twice or woken early is harmless (the queue never hands one key to two workers).
+Several workers, because a handler that writes waits for the write to be durable, and at 10,000
+nodes the deadline checks alone come several hundred a second: one worker falls behind under load.
+Deadlines are ``WorkQueue.add_after`` timers: one per key, the earliest kept, woken by the event
+loop's own timer heap (no periodic scan).
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ log = logging.getLogger(__name__)
 
 NODES, PODS = "nodes", "pods"
 K = TypeVar("K", bound=Hashable)
+WORKERS = 4
 
 
 async def serve(feeds: Sequence[Feed], queue: WorkQueue[K], handle: Callable[[K], Awaitable[None]]) -> None:
     """Prime every feed, then watch them and work the queue until cancelled."""
-    await run_feeds(feeds, queue, [lambda: _work(queue, handle)])
+    await run_feeds(feeds, queue, [lambda: _work(queue, handle)] * WORKERS)
 
 
 async def _work(queue: WorkQueue[K], handle: Callable[[K], Awaitable[None]]) -> None:

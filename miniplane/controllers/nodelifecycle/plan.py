@@ -44,6 +44,8 @@ MANAGED_TAINTS = _READY_TAINTS | {(key, NO_SCHEDULE) for key in (*CONDITION_TAIN
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+Heartbeat = tuple[datetime, timedelta]  # a node's own newest heartbeat and the grace period after it
+
 
 @dataclass(frozen=True, slots=True)
 class NodePlan:
@@ -96,11 +98,22 @@ def heartbeat_deadline(
     full grace period. A node that never posted a Ready condition gets the startup grace period
     from its creation (or its newest Lease renewal).
     """
-    renewed = lease_renewed or _EPOCH
+    return later_deadline(own_heartbeat(node, first_seen, grace, startup_grace), lease_renewed)
+
+
+def later_deadline(heartbeat: Heartbeat, lease_renewed: datetime | None) -> datetime:
+    """The heartbeat deadline from the node's own heartbeat (``own_heartbeat``) and its Lease's renewal."""
+    base, period = heartbeat
+    return max(base, lease_renewed or _EPOCH) + period
+
+
+def own_heartbeat(node: Obj, first_seen: datetime, grace: timedelta, startup_grace: timedelta) -> Heartbeat:
+    """The node's newest heartbeat not counting its Lease, and the grace period after heartbeats: the
+    deadline is the later of it and the Lease's ``renewTime``, plus that period."""
     ready = _condition(node, READY)
     if ready is None:
-        return max(_time(_meta(node).get("creationTimestamp"), first_seen), renewed) + startup_grace
-    return max(_time(ready.get("lastHeartbeatTime"), _EPOCH), renewed, first_seen) + grace
+        return _time(_meta(node).get("creationTimestamp"), first_seen), startup_grace
+    return max(_time(ready.get("lastHeartbeatTime"), _EPOCH), first_seen), grace
 
 
 def unknown_conditions(node: Obj, now: datetime) -> list[dict[str, Any]] | None:
