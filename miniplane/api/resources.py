@@ -3,6 +3,7 @@ and the pod subresources ``binding`` and ``eviction``."""
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from aiohttp import web
@@ -193,12 +194,17 @@ async def bind_pod(service: ObjectService, namespace: str, name: str, node: str)
 
 
 def _page(items: list[StoredObject], opts: ListOptions) -> tuple[list[StoredObject], str, int]:
+    """One page of ``items`` (sorted by namespace and name): the ``limit`` after the continue token's key."""
     if opts.continue_after is not None:
-        items = [i for i in items if (i.namespace, i.name) > opts.continue_after]
+        items = items[bisect.bisect_right(items, opts.continue_after, key=_sort_key) :]
     if opts.limit and len(items) > opts.limit:
         last = items[opts.limit - 1]
         return items[: opts.limit], encode_continue(last.namespace, last.name), len(items) - opts.limit
     return items, "", 0
+
+
+def _sort_key(obj: StoredObject) -> tuple[str, str]:
+    return obj.namespace, obj.name
 
 
 def _include(request: web.Request) -> str:
