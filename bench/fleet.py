@@ -14,8 +14,9 @@ nodes (1 s simulated pod start), then, in order:
 - restart (T9): ``kill -9`` of the server, restart on the same data dir and port; seconds from the
   kill until every node renewed its Lease again, and how many pods were deleted or recreated;
 - intake (T7, largest N only): the simulator restarted with the heartbeat interval that offers
-  5,000 Lease renewals/s; renewals/s over 60 s as the server counts them (``/metrics``) and the
-  nodes' p99 renewal latency;
+  5,000 Lease renewals/s; renewals/s over 60 s as the server counts them (``/metrics``), the
+  nodes' p99 renewal latency, and the server's and the simulator's CPU meanwhile (on two cores the
+  simulator, itself Python over TLS, may be what limits the rate);
 - waves (T5): 100 nodes, ``maxUnavailable: 1``: the rollout's seconds, and the time per wave
   beyond the 1 s start (one run: the figure is already an average over 100 waves).
 The other figures are the median of ``--repeat`` runs.
@@ -335,10 +336,13 @@ async def intake(run: Run) -> None:
     await asyncio.sleep(2 * run.nodes / INTAKE_RATE + 3)  # every node renewed at least twice: steady state
     renewals0 = (await run.metrics())["miniplane_node_lease_renewals_total"][()]
     stats0, t0 = simulator.stats(), time.monotonic()
+    cpu0, sim0 = proc_cpu_seconds(run.pid), proc_cpu_seconds(simulator.process.pid)
     await asyncio.sleep(INTAKE_SECONDS)
     renewals1 = (await run.metrics())["miniplane_node_lease_renewals_total"][()]
     stats1, seconds = simulator.stats(), time.monotonic() - t0
     run.results["intake"] = (renewals1 - renewals0) / seconds
+    run.results["intake_cpu"] = 100 * (proc_cpu_seconds(run.pid) - cpu0) / seconds
+    run.results["intake_sim_cpu"] = 100 * (proc_cpu_seconds(simulator.process.pid) - sim0) / seconds
     p99 = quantile(window(stats0["renewal_latency"], stats1["renewal_latency"]), 0.99)
     run.results["intake_p99"] = (p99 or 0.0) * 1000
 
@@ -444,6 +448,8 @@ def table(by_nodes: dict[int, list[Results]], waves: list[Results]) -> list[list
                  f"{median(runs, 'intake'):,.0f}", "≥5,000 (10,000)", "Nomad caps heartbeats at ~50/s"],
                 ["intake (T7): renewal p99, as the nodes see it (ms)", size, f"{median(runs, 'intake_p99'):.1f}",
                  "≤50", ""],
+                ["intake (T7): server / simulator CPU meanwhile (% of one core)", size,
+                 f"{median(runs, 'intake_cpu'):.0f} / {median(runs, 'intake_sim_cpu'):.0f}", "", ""],
             ]  # fmt: skip
     if waves:
         rows += [
