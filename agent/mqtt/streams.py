@@ -19,9 +19,11 @@ from typing import Any
 import aiohttp
 import orjson
 
+from agent.endpoint import EXEC_PROTOCOL
+from miniplane.mqtt.exec_pumps import pump_both_ways
+
 log = logging.getLogger(__name__)
 
-EXEC_PROTOCOL = "v5.channel.k8s.io"
 SendFrame = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -118,15 +120,7 @@ class StreamRelay:
             return
         async with ws:
             await self.send(stream, {"t": "head", "status": 101})
-            down = asyncio.create_task(self._exec_down(stream, ws))
-            upward = asyncio.create_task(self._exec_up(stream, ws))
-            await asyncio.wait([down, upward], return_when=asyncio.FIRST_COMPLETED)
-            if upward.done():  # the client went away: let the command finish its output briefly
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(down), 2)
-            for task in (down, upward):
-                task.cancel()
-            await asyncio.gather(down, upward, return_exceptions=True)
+            await pump_both_ways(self._exec_down(stream, ws), self._exec_up(stream, ws))
 
     async def _exec_down(self, stream: str, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from miniplane.controllers.nodelifecycle.plan import desired_taints, unknown_conditions
+from miniplane.controllers.nodelifecycle.plan import desired_taints, unknown_conditions, with_changes
 
 REASON = "NodeConnectionLost"
 MESSAGE = "The agent's MQTT connection was lost (the broker published its last will)."
@@ -44,11 +44,4 @@ def connection_lost(node: Mapping[str, Any], now: datetime, message: str = MESSA
 
 def apply(node: dict[str, Any], update: NodeUpdate) -> dict[str, Any]:
     """``node`` (modified in place) with the update's conditions and taints."""
-    node.setdefault("status", {})["conditions"] = update.conditions
-    if update.taints is not None:
-        spec = node.setdefault("spec", {})
-        if update.taints:
-            spec["taints"] = update.taints
-        else:
-            spec.pop("taints", None)
-    return node
+    return with_changes(node, update.conditions, update.taints)

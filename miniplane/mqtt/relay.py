@@ -16,10 +16,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from miniplane.api.node_proxy import EXEC_PROTOCOL
 from miniplane.mqtt import protocol as p
+from miniplane.mqtt.exec_pumps import pump_both_ways
 from miniplane.objects.errors import APIError
 
-EXEC_PROTOCOL = "v5.channel.k8s.io"
 HEAD_TIMEOUT = 10.0
 Publish = Callable[[str, bytes, int], Awaitable[None]]
 
@@ -64,15 +65,7 @@ class MQTTRelay:
         async with self._stream(node_name, "exec", path, query) as (stream, inbox):
             client = web.WebSocketResponse(protocols=[EXEC_PROTOCOL])
             await client.prepare(request)
-            down = asyncio.create_task(self._exec_down(client, inbox))
-            upward = asyncio.create_task(self._exec_up(client, node_name, stream))
-            await asyncio.wait([down, upward], return_when=asyncio.FIRST_COMPLETED)
-            if upward.done():  # the client went away: give the agent a moment to finish
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(down), 2)
-            for task in (down, upward):
-                task.cancel()
-            await asyncio.gather(down, upward, return_exceptions=True)
+            await pump_both_ways(self._exec_down(client, inbox), self._exec_up(client, node_name, stream))
             return client
 
     @contextlib.asynccontextmanager

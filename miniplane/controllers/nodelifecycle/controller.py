@@ -39,6 +39,7 @@ from miniplane.controllers.nodelifecycle.plan import (
     own_heartbeat,
     plan_node,
     pod_not_ready,
+    with_changes,
 )
 from miniplane.controllers.recorder import EventRecorder
 from miniplane.controllers.workqueue import WorkQueue
@@ -173,15 +174,8 @@ class NodeLifecycleController:
             self._at(("node", name), plan.recheck_at)
             if plan.conditions is None and plan.taints is None:
                 self.settled[name] = stored.rv, own_heartbeat(node, first_seen, self.grace, self.startup_grace)
-        if plan.conditions is not None:
-            node.setdefault("status", {})["conditions"] = plan.conditions
-        if plan.taints is not None:
-            spec = node.setdefault("spec", {})
-            if plan.taints:
-                spec["taints"] = plan.taints
-            else:
-                spec.pop("taints", None)
         if plan.conditions is not None or plan.taints is not None:
+            node = with_changes(node, plan.conditions, plan.taints)
             node = (await self.store.update(NODES, node, expect_rv=stored.rv)).decode()
         if plan.lost:
             await self.recorder.record(node, "Normal", "NodeNotReady", f"Node {name} status is now: NodeNotReady")

@@ -76,6 +76,21 @@ def plan_node(
     return NodePlan(conditions, desired_taints(current, now), lost, deadline if now < deadline else None)
 
 
+def with_changes(
+    node: dict[str, Any], conditions: list[dict[str, Any]] | None, taints: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """``node`` (modified in place) with new ``status.conditions`` and ``spec.taints`` (None: unchanged)."""
+    if conditions is not None:
+        node.setdefault("status", {})["conditions"] = conditions
+    if taints is not None:
+        spec = node.setdefault("spec", {})
+        if taints:
+            spec["taints"] = taints
+        else:
+            spec.pop("taints", None)
+    return node
+
+
 def lease_renew_time(lease: Obj) -> datetime | None:
     """A Lease's ``spec.renewTime``, if it has a readable one."""
     renewed = _time((lease.get("spec") or {}).get("renewTime"), _EPOCH)
